@@ -1,0 +1,33 @@
+# Two commands for a new user: `make demo` and `make test`. Both bootstrap .venv through `make install`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.forge-installed
+WORKSPACE ?= ./forge-workspace
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+# Re-runs only when the pins or the package metadata change, so a second `make install` is instant.
+# torch goes first and alone: with 2.13.0 already present, nothing later can pull a CUDA build.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/forge curate data_samples/corpus --workspace $(WORKSPACE)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,65 @@
+"""curate: a folder of raw documents becomes a validated, deduplicated dataset version."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from forge_core.cluster import open_cluster
+from forge_core.config import ForgeConfig
+from forge_core.identity import dataset_id as name_dataset
+from forge_core.io.workspace import Workspace
+from forge_core.validate import suites_digest
+from tasks.clean import clean_documents
+from tasks.dedup import deduplicate_documents
+from tasks.ingest import ingest_documents
+from tasks.publish import publish_dataset
+from tasks.sources import discover_sources, fingerprint_sources
+from tasks.validate import validate_documents
+
+
+def _shards(reports) -> list[tuple[str, int]]:
+    return [(r.docs_path, r.n_kept) for r in reports]
+
+
+@flow(name="curate", log_prints=True)
+def curate(sources: list[str], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Ingest, clean, deduplicate and validate SOURCES into a dataset version named by its inputs."""
+    start = time.perf_counter()
+    cfg = ForgeConfig.model_validate(config or {})
+    ws = Workspace(cfg.workspace)
+    log = get_run_logger()
+
+    files = discover_sources(sources)
+    with open_cluster(cfg.dask) as client:
+        prints = fingerprint_sources(client, files)
+        dataset_id = name_dataset(
+            [(p.uri, p.raw_sha256 or "") for p in prints], cfg.data_settings(), suites_digest(cfg.validation)
+        )
+        manifest = f"{ws.dataset_dir(dataset_id)}/manifest.json"
+        if ws.exists(manifest):
+            log.info("dataset %s is already complete; reusing it", dataset_id)
+            return ws.read_json(manifest) | {"reused": True, "seconds": round(time.perf_counter() - start, 2)}
+        log.info("curating %d files into dataset %s", len(files), dataset_id)
+
+        ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
+        validated = {"ingested": validate_documents(ws, "ingested", _shards(ingested), cfg.validation, dataset_id)}
+        cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
+        validated["cleaned"] = validate_documents(ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id)
+        deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
+        final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
+        validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
+
+    summary = publish_dataset(
+        ws,
+        cfg,
+        dataset_id,
+        sources,
+        len(files),
+        parts={"ingest": ingested, "clean": cleaned, "plan": [plan], "dedup": deduped},
+        stages={"ingest": ingest_stats, "clean": clean_stats, "dedup": dedup_stats},
+        validation={stage: (v["success"] if v else None) for stage, v in validated.items()},
+    )
+    return summary | {"reused": False, "seconds": round(time.perf_counter() - start, 2)}

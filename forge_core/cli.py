@@ -1,0 +1,144 @@
+"""The `forge` command. Heavy libraries (Prefect, Dask, Great Expectations) load only inside the
+command that needs them, so `forge --help` answers at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forge_core import __version__
+from forge_core.config import ConfigError, ForgeConfig, default_config_yaml, load_config
+from forge_core.io.sources import SourceError
+
+app = typer.Typer(
+    name="forge",
+    help="Build your own language model from your own documents, on your own machines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Workspace folder or fsspec URL [default: ./forge-workspace].")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see `forge init`).")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def resolve_config(config: Path | None, workspace: str | None, **overrides: Any) -> ForgeConfig:
+    try:
+        cfg = load_config(config, workspace=workspace)
+        for dotted, value in overrides.items():
+            if value is not None:
+                section, key = dotted.split("__")
+                setattr(getattr(cfg, section), key, value)
+        return cfg
+    except ConfigError as e:
+        fail(str(e))
+        raise  # unreachable; keeps type checkers content
+
+
+def use_workspace_stores(cfg: ForgeConfig) -> None:
+    """Embedded mode: Prefect's database lives in the workspace, so a workspace keeps its runs.
+
+    Must run before Prefect is imported. A PREFECT_API_URL in the environment wins: then runs go
+    to that server. The ephemeral server can take over 20 s to start on a loaded 2-core machine,
+    so its start-up timeout is raised unless the user set one.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    from forge_core.io.workspace import Workspace
+
+    ws = Workspace(cfg.workspace)
+    if ws.is_local:
+        os.environ.setdefault("PREFECT_HOME", ws.prefect_home())
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+@app.callback()
+def main() -> None:
+    """Forge: curate documents into dataset versions, with a ledger that accounts for every file."""
+
+
+@app.command()
+def version() -> None:
+    """Print Forge's version and the hash of its code (the code version recorded in datasets)."""
+    from forge_core.identity import code_version
+
+    typer.echo(f"forge {__version__} (code {code_version()})")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("forge.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented config file holding every setting with its default."""
+    if path.exists() and not force:
+        fail(f"{path} exists; use --force to overwrite it")
+    path.write_text(default_config_yaml(), encoding="utf-8")
+    typer.echo(f"wrote {path}; edit it, then: forge curate SOURCE... --config {path}")
+
+
+@app.command()
+def curate(
+    sources: Annotated[list[str], typer.Argument(help="Files or folders of documents (recursed).")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    dask_address: Annotated[
+        str | None, typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")] = False,
+) -> None:
+    """Ingest, clean, deduplicate and validate SOURCES into a dataset version.
+
+    The same inputs, config and code give the same dataset_id, and a rerun reuses finished work.
+    """
+    cfg = resolve_config(config, workspace, dask__address=dask_address)
+    use_workspace_stores(cfg)
+    from flows.curate import curate as curate_flow
+    from forge_core.validate import ValidationFailed
+
+    try:
+        result = curate_flow(sources=sources, config=cfg.model_dump(mode="json"))
+    except (SourceError, ValidationFailed, ConfigError) as e:
+        fail(str(e))
+    print_summary(result)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = result["counts"]
+    table = Table(title=f"dataset {result['dataset_id']}" + (" (reused)" if result.get("reused") else ""))
+    for column in ("status", "stage", "reason", "documents"):
+        table.add_column(column, justify="right" if column == "documents" else "left")
+    table.add_row("kept", "", "", str(c["kept"]), style="green")
+    for where, reasons in c["by_reason"].items():
+        status, _, stage = where.partition(".")
+        for reason, n in reasons.items():
+            table.add_row(status, stage, reason, str(n))
+    console = Console(soft_wrap=True)
+    console.print(table)
+    console.print(
+        f"{c['ingested']} documents from {result['files']} files: {c['kept']} kept, {c['dropped']} dropped, "
+        f"{c['quarantined']} quarantined in {result.get('seconds', '?')} s"
+    )
+    console.print(f"ledger:  {result['ledger']}")
+    console.print(f"dataset: {result['dataset']}")
+
+
+if __name__ == "__main__":
+    app()

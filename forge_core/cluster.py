@@ -1,0 +1,57 @@
+"""Where shard work runs: a Dask LocalCluster on this machine, or an existing cluster by address.
+
+What runs (a function over one shard) is kept apart from where it runs, so the same stage
+function serves a laptop, a cluster and a unit test.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from forge_core.config import DaskConfig
+
+
+@contextmanager
+def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
+    """A connected dask.distributed Client; a LocalCluster it started is closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if cfg.address:
+        with Client(cfg.address, timeout="30s") as client:
+            yield client
+        return
+    workers = cfg.n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=cfg.threads_per_worker,
+            processes=cfg.processes,
+            host="127.0.0.1",  # loopback only: nothing of a local run listens beyond this machine
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def map_shards(client: Any, fn: Callable[..., Any], items: Sequence[Any], *args: Any, desc: str) -> list[Any]:
+    """fn(item, *args) for every item on the cluster, with a progress bar; results in item order."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    if not items:
+        return []
+    futures = client.map(fn, items, *[[a] * len(items) for a in args], pure=False, retries=1)
+    position = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(items)
+    with tqdm(total=len(items), desc=desc, unit="shard", file=sys.stderr, leave=False) as bar:
+        for future in as_completed(futures):
+            results[position[future.key]] = future.result()
+            bar.update(1)
+    return results

@@ -1,0 +1,182 @@
+"""The whole run's configuration: typed models with defaults, loaded from YAML.
+
+Every stage has its config model next to the others here, so a user reads one file to know every
+knob. Unknown keys are errors (a typo such as `min_wrods` must not silently fall back to a
+default), and every error names the key path and the file it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MiB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(_Strict):
+    """How source files become documents."""
+
+    text_columns: list[str] = Field(
+        default=["text", "body", "content"],
+        description="For .csv, .jsonl and .parquet: the first of these columns present holds a row's text.",
+        min_length=1,
+    )
+    max_file_bytes: int = Field(
+        default=256 * MiB, gt=0, description="Files larger than this are quarantined as file_too_large."
+    )
+    shard_max_files: int = Field(
+        default=256, gt=0, description="Source files per ingest shard (the unit of parallel work)."
+    )
+    shard_max_bytes: int = Field(default=64 * MiB, gt=0, description="Raw bytes per ingest shard.")
+
+
+class PiiConfig(_Strict):
+    """What to do with each kind of personal data found in text."""
+
+    email: Literal["redact", "keep"] = Field(default="redact", description="redact -> <EMAIL>, or keep.")
+    phone: Literal["redact", "keep"] = Field(default="redact", description="redact -> <PHONE>, or keep.")
+
+
+class CleanConfig(_Strict):
+    """Normalization, PII redaction and the minimum-length filter."""
+
+    unicode_form: Literal["NFC", "NFKC"] = Field(
+        default="NFC", description="NFC keeps characters as written; NFKC also folds compatibility forms."
+    )
+    min_words: int = Field(
+        default=20, ge=0, description="Documents with fewer words after cleaning are dropped as too_short."
+    )
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+
+
+class DedupConfig(_Strict):
+    """Exact and near-duplicate removal."""
+
+    exact: bool = Field(default=True, description="Drop documents whose normalized text is identical.")
+    near: bool = Field(default=True, description="Drop near duplicates found with MinHash LSH.")
+    threshold: float = Field(
+        default=0.8, gt=0.0, lt=1.0, description="Jaccard similarity at or above which two documents are near duplicates."
+    )
+    num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations per signature.")
+    shingle_words: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
+    seed: int = Field(default=1, description="MinHash seed; changing it changes which pairs are candidates.")
+
+
+class ValidationConfig(_Strict):
+    """Great Expectations gates between stages."""
+
+    enabled: bool = Field(default=True, description="Run the suites; a failing suite stops the flow.")
+    suites_dir: str | None = Field(
+        default=None, description="Folder of <stage>.json suites to use instead of the built-in expectations/."
+    )
+    max_rows: int = Field(
+        default=200_000, gt=0, description="Validate at most this many rows per stage (a seeded sample above it)."
+    )
+
+
+class DaskConfig(_Strict):
+    """Where the data work runs."""
+
+    address: str | None = Field(
+        default=None, description="Scheduler address of an existing cluster; empty starts a LocalCluster."
+    )
+    n_workers: int | None = Field(default=None, gt=0, description="LocalCluster workers; empty = CPU cores.")
+    threads_per_worker: int = Field(default=1, gt=0, description="Threads per LocalCluster worker.")
+    processes: bool = Field(default=True, description="LocalCluster workers as processes (false: threads).")
+
+
+class ForgeConfig(_Strict):
+    """A whole Forge run."""
+
+    workspace: str = Field(default="./forge-workspace", description="Folder or fsspec URL where a run writes.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    dask: DaskConfig = Field(default_factory=DaskConfig)
+
+    def data_settings(self) -> dict[str, Any]:
+        """The settings that change what a dataset version contains (not where or how fast it runs)."""
+        return self.model_dump(include={"ingest", "clean", "dedup", "validation"}, mode="json")
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (check the spelling; `forge init` writes every valid key)")
+        else:
+            lines.append(f"  {key}: {e['msg']} (got {json.dumps(e.get('input'), default=str)})")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> ForgeConfig:
+    """Defaults, then the YAML file if given, then explicit overrides (e.g. --workspace)."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read config file ({e.strerror})") from e
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}")
+        data = loaded
+    for key, value in overrides.items():
+        if value is not None:
+            data[key] = value
+    try:
+        return ForgeConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(e, source)) from None
+
+
+def _yaml_value(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+def _emit(model: type[BaseModel], values: BaseModel, indent: int, out: list[str]) -> None:
+    pad = "  " * indent
+    for name, field in model.model_fields.items():
+        value = getattr(values, name)
+        if isinstance(value, BaseModel):
+            doc = textwrap.dedent(type(value).__doc__ or "").strip().splitlines()[0]
+            out.append("")
+            out.append(f"{pad}# {doc}")
+            out.append(f"{pad}{name}:")
+            _emit(type(value), value, indent + 1, out)
+        else:
+            if field.description:
+                out.append(f"{pad}# {field.description}")
+            out.append(f"{pad}{name}: {_yaml_value(value)}")
+
+
+def default_config_yaml() -> str:
+    """A commented YAML file holding every key with its default, generated from the models."""
+    out = [
+        "# Forge configuration. Every key is optional; shown here with its default.",
+        "# Use it with: forge curate SOURCE... --config forge.yaml",
+    ]
+    _emit(ForgeConfig, ForgeConfig(), 0, out)
+    return "\n".join(out) + "\n"

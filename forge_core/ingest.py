@@ -1,0 +1,95 @@
+"""Ingestion: a shard of source files becomes a shard of documents plus quarantine rows.
+
+Any failure to read a file, expected (corrupt, wrong type, too large) or not (a reader bug), is
+caught here per file and becomes a quarantined ledger row with the error text: one bad file never
+stops a run and never disappears.
+"""
+
+from __future__ import annotations
+
+import fsspec
+import polars as pl
+
+from forge_core.checkpoint import ShardReport
+from forge_core.config import IngestConfig
+from forge_core.identity import doc_id
+from forge_core.io.readers import Unreadable, format_of, read_records
+from forge_core.io.shards import write_shard
+from forge_core.io.sources import Fingerprint
+from forge_core.io.workspace import Workspace
+from forge_core.schema import INGESTED, LEDGER_PART
+
+STAGE = "ingest"
+
+
+def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str) -> dict:
+    return {
+        "doc_id": doc_id(uri, sha),
+        "source_uri": uri,
+        "raw_sha256": sha,
+        "bytes": size,
+        "status": "quarantined",
+        "stage": STAGE,
+        "reason": reason,
+        "detail": detail,
+    }
+
+
+def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict]]:
+    """Documents and quarantine rows from one source file."""
+    uri, sha = fp.uri, fp.raw_sha256 or ""
+    fmt = format_of(uri)
+    if fp.raw_sha256 is None:
+        return [], [_quarantine(uri, sha, fp.size, "unreadable_file", fp.error or "could not be read")]
+    if fp.size > cfg.max_file_bytes:
+        detail = f"{fp.size} bytes exceeds ingest.max_file_bytes = {cfg.max_file_bytes}"
+        return [], [_quarantine(uri, sha, fp.size, "file_too_large", detail)]
+    try:
+        with fsspec.open(uri, "rb") as f:
+            data = f.read()
+        records = read_records(uri, data, cfg)
+    except Unreadable as e:
+        return [], [_quarantine(uri, sha, fp.size, e.reason, e.detail)]
+    except Exception as e:  # a reader bug or an OS error must still end in the ledger
+        return [], [_quarantine(uri, sha, fp.size, f"unreadable_{fmt}", f"{type(e).__name__}: {e}")]
+
+    if not records:
+        return [], [_quarantine(uri, sha, fp.size, "no_records", f"the {fmt} file holds no records")]
+    docs, bad = [], []
+    for rec in records:
+        rec_uri = uri if rec.row is None else f"{uri}#row={rec.row}"
+        if rec.reason is not None:
+            bad.append(_quarantine(rec_uri, sha, 0, rec.reason, rec.detail or ""))
+            continue
+        text = rec.text or ""
+        docs.append(
+            {
+                "doc_id": doc_id(rec_uri, sha),
+                "source_uri": rec_uri,
+                "source_file": uri,
+                "row": rec.row,
+                "raw_sha256": sha,
+                "bytes": fp.size if rec.row is None else len(text.encode("utf-8")),
+                "format": fmt,
+                "text": text,
+            }
+        )
+    return docs, bad
+
+
+def ingest_shard(ws: Workspace, files: list[Fingerprint], cfg: IngestConfig, report: ShardReport) -> None:
+    docs: list[dict] = []
+    quarantined: list[dict] = []
+    for fp in files:
+        d, q = read_file(fp, cfg)
+        docs.extend(d)
+        quarantined.extend(q)
+    frame = pl.DataFrame(docs, schema=pl.Schema(pl.from_arrow(INGESTED.empty_table()).schema))
+    ledger = pl.DataFrame(quarantined, schema=pl.Schema(pl.from_arrow(LEDGER_PART.empty_table()).schema))
+    write_shard(ws, report.docs_path, frame, INGESTED)
+    write_shard(ws, report.ledger_path, ledger, LEDGER_PART)
+    report.n_in = len(files)
+    report.n_kept = frame.height
+    for reason, n in ledger.group_by("reason").len().iter_rows():
+        report.counts[f"quarantined.{reason}"] = n
+    report.counts["files"] = len(files)

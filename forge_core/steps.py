@@ -1,0 +1,75 @@
+"""A stage is a list of small steps over one shard; each step says what it kept and dropped.
+
+This is the datatrove idea in a few lines: a step is `fn(shard, cfg) -> StepResult`, and the
+stage runner strings steps together, so adding a rule is one function and one line in a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from forge_core.schema import LEDGER_PART
+
+LEDGER_COLUMNS = [f.name for f in LEDGER_PART]
+
+
+@dataclass
+class StepResult:
+    """What a step kept, what it dropped (as ledger rows), and anything else it counted."""
+
+    kept: pl.DataFrame
+    dropped: pl.DataFrame | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+Step = Callable[[pl.DataFrame], StepResult]
+
+
+def drops(docs: pl.DataFrame, reason: str, detail: str | pl.Expr | None = None) -> pl.DataFrame:
+    """Ledger rows (status dropped, stage filled in by the runner) for documents a step removes."""
+    if isinstance(detail, pl.Expr):
+        detail_expr = detail.cast(pl.String)
+    else:
+        detail_expr = pl.lit(detail, dtype=pl.String)
+    return docs.select(
+        "doc_id",
+        "source_uri",
+        "raw_sha256",
+        "bytes",
+        status=pl.lit("dropped"),
+        stage=pl.lit(None, dtype=pl.String),
+        reason=pl.lit(reason),
+        detail=detail_expr,
+    )
+
+
+def empty_ledger() -> pl.DataFrame:
+    return pl.DataFrame(schema={f.name: pl.String if f.name != "bytes" else pl.Int64 for f in LEDGER_PART})
+
+
+@dataclass
+class StageOutput:
+    kept: pl.DataFrame
+    ledger: pl.DataFrame
+    counts: dict[str, int]
+
+
+def run_steps(shard: pl.DataFrame, steps: list[tuple[str, Step]], stage: str) -> StageOutput:
+    """Apply steps in order; a document dropped by one step is not seen by the next."""
+    dropped: list[pl.DataFrame] = []
+    counts: dict[str, int] = {}
+    for name, step in steps:
+        result = step(shard)
+        shard = result.kept
+        if result.dropped is not None and result.dropped.height:
+            dropped.append(result.dropped)
+            for reason, n in result.dropped.group_by("reason").len().iter_rows():
+                counts[f"dropped.{reason}"] = counts.get(f"dropped.{reason}", 0) + n
+        for key, n in result.counts.items():
+            counts[f"{name}.{key}"] = counts.get(f"{name}.{key}", 0) + n
+    ledger = pl.concat(dropped) if dropped else empty_ledger()
+    ledger = ledger.with_columns(stage=pl.lit(stage)).select(LEDGER_COLUMNS)
+    return StageOutput(kept=shard, ledger=ledger, counts=counts)
