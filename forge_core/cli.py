@@ -95,7 +95,8 @@ def curate(
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     dask_address: Annotated[
-        str | None, typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786.")
+        str | None,
+        typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")] = False,
 ) -> None:

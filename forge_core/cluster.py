@@ -26,14 +26,17 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
             yield client
         return
     workers = cfg.n_workers or os.cpu_count() or 1
+    # Loopback TCP even for thread workers: Dask's in-process transport probes a public address
+    # (a UDP connect to 8.8.8.8) to learn its own IP, and nothing here may even look outside.
     with (
         LocalCluster(
             n_workers=workers,
             threads_per_worker=cfg.threads_per_worker,
             processes=cfg.processes,
-            host="127.0.0.1",  # loopback only: nothing of a local run listens beyond this machine
             dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
+            protocol="tcp://",
+            host="127.0.0.1",
         ) as cluster,
         Client(cluster) as client,
     ):

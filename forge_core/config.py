@@ -68,7 +68,10 @@ class DedupConfig(_Strict):
     exact: bool = Field(default=True, description="Drop documents whose normalized text is identical.")
     near: bool = Field(default=True, description="Drop near duplicates found with MinHash LSH.")
     threshold: float = Field(
-        default=0.8, gt=0.0, lt=1.0, description="Jaccard similarity at or above which two documents are near duplicates."
+        default=0.8,
+        gt=0.0,
+        lt=1.0,
+        description="Jaccard similarity at or above which two documents are near duplicates.",
     )
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations per signature.")
     shingle_words: int = Field(default=5, ge=1, le=32, description="Words per shingle.")

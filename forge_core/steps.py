@@ -30,10 +30,7 @@ Step = Callable[[pl.DataFrame], StepResult]
 
 def drops(docs: pl.DataFrame, reason: str, detail: str | pl.Expr | None = None) -> pl.DataFrame:
     """Ledger rows (status dropped, stage filled in by the runner) for documents a step removes."""
-    if isinstance(detail, pl.Expr):
-        detail_expr = detail.cast(pl.String)
-    else:
-        detail_expr = pl.lit(detail, dtype=pl.String)
+    detail_expr = detail.cast(pl.String) if isinstance(detail, pl.Expr) else pl.lit(detail, dtype=pl.String)
     return docs.select(
         "doc_id",
         "source_uri",

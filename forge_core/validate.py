@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def run_suite(frame: pl.DataFrame, suite: dict[str, Any], stage: str) -> dict[st
     batch = source.add_dataframe_asset(stage).add_batch_definition_whole_dataframe("all")
     gx_suite = gx.ExpectationSuite(name=name, expectations=suite.get("expectations", []))
     gx_suite = context.suites.add_or_update(gx_suite)
-    definition = gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+    # A definition is stored under its name on first run; one context serves many runs here.
+    definition = gx.ValidationDefinition(name=f"{name}-{uuid.uuid4().hex[:8]}", data=batch, suite=gx_suite)
     result = definition.run(batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=True)})
     checks = []
     for r in result.results:
@@ -106,7 +108,8 @@ def run_suite(frame: pl.DataFrame, suite: dict[str, Any], stage: str) -> dict[st
 
 
 def describe_failures(stage: str, summary: dict[str, Any]) -> str:
-    lines = [f"validation failed at stage '{stage}' ({summary['suite']}, {summary['rows_validated']} rows, {summary['view']}):"]
+    where = f"{summary['suite']}, {summary['view']}"
+    lines = [f"validation failed at stage '{stage}' ({where}):"]
     for check in summary["checks"]:
         if check["success"]:
             continue

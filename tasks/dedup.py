@@ -26,7 +26,9 @@ def deduplicate_documents(
     sign_jobs = []
     for r in cleaned:
         key = digest("sign", code_version(), settings, posixpath.basename(r.folder))
-        sign_jobs.append((ws, ShardReport("sign", r.index, ws.cache_dir("sign", key)), sign_shard, (r.docs_path, cfg.dedup)))
+        sign_jobs.append(
+            (ws, ShardReport("sign", r.index, ws.cache_dir("sign", key)), sign_shard, (r.docs_path, cfg.dedup))
+        )
     signed = map_shards(client, run_shard, sign_jobs, desc="minhash")
 
     indexes = [index_path(r) for r in signed]

@@ -25,6 +25,7 @@ def validate_documents(
         raise
     lines = [f"## {stage}: passed ({summary['view']})", "", "| expectation | column | result |", "| --- | --- | --- |"]
     for check in summary["checks"]:
-        lines.append(f"| {check['expectation']} | {check['kwargs'].get('column', '')} | {'ok' if check['success'] else 'FAILED'} |")
+        outcome = "ok" if check["success"] else "FAILED"
+        lines.append(f"| {check['expectation']} | {check['kwargs'].get('column', '')} | {outcome} |")
     create_markdown_artifact(key=f"validation-{stage}", markdown="\n".join(lines))
     return summary

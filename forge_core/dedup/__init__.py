@@ -66,7 +66,9 @@ def _candidate_pairs(index: pl.DataFrame) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def _near_duplicates(index: pl.DataFrame, index_paths: list[str], ws: Workspace, cfg: DedupConfig) -> tuple[pl.DataFrame, dict]:
+def _near_duplicates(
+    index: pl.DataFrame, index_paths: list[str], ws: Workspace, cfg: DedupConfig
+) -> tuple[pl.DataFrame, dict]:
     pairs = _candidate_pairs(index)
     if not pairs:
         return empty_ledger(), {"candidate_pairs": 0, "verified_pairs": 0, "clusters": 0}

@@ -62,8 +62,7 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError as e:
         raise Unreadable(
             "undecodable_text",
-            f"not valid UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} "
-            "(re-save the file as UTF-8)",
+            f"not valid UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} (re-save the file as UTF-8)",
         ) from None
 
 
@@ -202,7 +201,9 @@ def read_jsonl(data: bytes, cfg: IngestConfig) -> list[Record]:
             continue
         if not isinstance(obj, dict):
             records.append(
-                Record(None, number, "invalid_json_line", f"line {number}: expected an object, got {type(obj).__name__}")
+                Record(
+                    None, number, "invalid_json_line", f"line {number}: expected an object, got {type(obj).__name__}"
+                )
             )
             continue
         field = next((name for name in cfg.text_columns if name in obj), None)
@@ -268,6 +269,8 @@ def read_records(uri: str, data: bytes, cfg: IngestConfig) -> list[Record]:
     suffix = posixpath.splitext(uri)[1].lower()
     if suffix not in READERS:
         supported = ", ".join(sorted(READERS))
-        raise Unreadable("unsupported_format", f"no reader for '{suffix or '(no suffix)'}' files; supported: {supported}")
+        raise Unreadable(
+            "unsupported_format", f"no reader for '{suffix or '(no suffix)'}' files; supported: {supported}"
+        )
     _, reader = READERS[suffix]
     return reader(data, cfg)

@@ -39,10 +39,7 @@ def discover(sources: list[str]) -> list[SourceFile]:
         fs, path = fsspec.core.url_to_fs(source)
         if not fs.exists(path):
             raise SourceError(f"{source}: no such file or folder")
-        if fs.isdir(path):
-            entries = fs.find(path, withdirs=False, detail=True)
-        else:
-            entries = {path: fs.info(path)}
+        entries = fs.find(path, withdirs=False, detail=True) if fs.isdir(path) else {path: fs.info(path)}
         for p, info in entries.items():
             if info.get("type") == "directory":
                 continue

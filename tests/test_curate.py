@@ -1,0 +1,165 @@
+"""The curate flow end to end on a corpus each test writes: what a data engineer relies on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from documents import docx_bytes, eml_bytes, pdf_bytes, write
+from flow_runs import kept_text, ledger, run_curate, uri
+
+from forge_core.validate import BUILTIN_SUITES, ValidationFailed
+
+WORDS = (
+    "the quarterly calibration of pressure sensors requires a signed record from the line engineer and a copy "
+    "of the reference gauge certificate before any unit leaves the Leeds plant for the customer"
+).split()
+
+
+def prose(seed: int, n: int = 120) -> str:
+    import random
+
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) + (str(rng.randint(0, 9)) if rng.random() < 0.3 else "") for _ in range(n))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    write(root / "a_policy.txt", prose(1))
+    write(
+        root / "notes" / "b_notes.md", "# Notes\n\n" + prose(2) + "\nCall Ana on +44 20 7946 0958 or ana@example.com."
+    )
+    write(
+        root / "notes" / "b_notes_copy.md",
+        "# NOTES\n\n" + prose(2).upper() + "\nCall Ana on +44 20 7946 0958 or ana@example.com.",
+    )
+    write(root / "c_report.pdf", pdf_bytes([prose(3, 60), prose(4, 60)]))
+    write(root / "d_spec.docx", docx_bytes([prose(5)], table=[["part", "qty"], ["NW-1", "4"]]))
+    write(root / "mail" / "e.eml", eml_bytes("Calibration due", prose(6)))
+    write(root / "tickets.csv", "id,body\n" + "".join(f'{i},"{prose(10 + i)}"\n' for i in range(5)) + '6,"too short"\n')
+    rows = [json.dumps({"text": prose(20 + i)}) for i in range(3)] + ["{broken", json.dumps({"text": prose(20)})]
+    write(root / "kb.jsonl", "\n".join(rows) + "\n")
+    write(root / "broken.pdf", pdf_bytes([prose(7)])[:200])
+    write(root / "legacy.txt", "Ça coûte très cher".encode("latin-1"))
+    write(root / "scan.tiff", b"II*\x00 not a document forge reads")
+    return root
+
+
+@pytest.fixture(scope="module")
+def result(corpus, tmp_path_factory) -> dict:
+    return run_curate([corpus], tmp_path_factory.mktemp("ws"))
+
+
+def test_every_file_and_row_is_accounted_for(result):
+    led = ledger(result)
+    counts = result["counts"]
+    # 11 files; tickets.csv holds 6 rows and kb.jsonl 5 records
+    assert counts["ingested"] == led.height == 9 + 6 + 5
+    assert counts["ingested"] == counts["kept"] + counts["dropped"] + counts["quarantined"]
+    assert led["doc_id"].is_unique().all()
+    assert set(led["status"]) == {"kept", "dropped", "quarantined"}
+    assert led.filter(pl.col("status") != "kept")["reason"].null_count() == 0
+
+
+def test_unreadable_inputs_are_quarantined_with_reasons(result, corpus):
+    q = {r["source_uri"]: r for r in ledger(result).filter(pl.col("status") == "quarantined").to_dicts()}
+    assert q[uri(corpus / "broken.pdf")]["reason"] == "unreadable_pdf"
+    assert "truncated" in q[uri(corpus / "broken.pdf")]["detail"]
+    assert q[uri(corpus / "legacy.txt")]["reason"] == "undecodable_text"
+    assert q[uri(corpus / "scan.tiff")]["reason"] == "unsupported_format"
+    assert q[uri(corpus / "kb.jsonl", 4)]["reason"] == "invalid_json_line"
+    assert len(q) == 4
+
+
+def test_duplicates_name_their_survivor(result, corpus):
+    led = ledger(result)
+    by_uri = {r["source_uri"]: r for r in led.to_dicts()}
+    copy = by_uri[uri(corpus / "notes" / "b_notes_copy.md")]
+    assert (copy["status"], copy["reason"]) == ("dropped", "exact_duplicate")
+    assert copy["detail"] == by_uri[uri(corpus / "notes" / "b_notes.md")]["doc_id"]
+    repeated_row = by_uri[uri(corpus / "kb.jsonl", 5)]
+    assert repeated_row["reason"] == "exact_duplicate"
+    assert repeated_row["detail"] == by_uri[uri(corpus / "kb.jsonl", 1)]["doc_id"]
+    short = by_uri[uri(corpus / "tickets.csv", 6)]
+    assert short["reason"] == "too_short"
+
+
+def test_kept_text_is_clean_and_redacted(result):
+    text = "\n".join(kept_text(result)["text"])
+    assert "ana@example.com" not in text and "7946 0958" not in text
+    assert "<EMAIL>" in text and "<PHONE>" in text
+    assert "NW-1 | 4" in text  # the Word table survived extraction
+
+
+def test_dataset_version_holds_its_records(result):
+    folder = Path(result["dataset"])
+    for name in ("ledger.parquet", "stats.json", "config.yaml", "manifest.json"):
+        assert (folder / name).is_file(), name
+    for stage in ("ingested", "cleaned", "deduplicated"):
+        saved = json.loads((folder / "validation" / f"{stage}.json").read_text())
+        assert saved["success"] and saved["view"] == "all rows"
+    stats = json.loads((folder / "stats.json").read_text())
+    assert stats["stages"]["clean"]["counts"]["pii.found.email"] == 2
+    assert stats["counts"]["kept"] == result["counts"]["kept"]
+
+
+def test_same_input_gives_same_dataset_id_and_reuses_work(corpus, result, tmp_path):
+    ws = Path(result["dataset"]).parent.parent
+    again = run_curate([corpus], ws)
+    assert again["dataset_id"] == result["dataset_id"]
+    assert again["reused"] is True
+    # a fresh workspace computes the same id from scratch
+    fresh = run_curate([corpus], tmp_path / "fresh")
+    assert fresh["dataset_id"] == result["dataset_id"]
+    assert fresh["counts"] == result["counts"]
+
+
+def test_crash_leftovers_are_reused_or_redone(corpus, result, tmp_path):
+    """A run killed after some shards finished: finished shards are reused, the rest redone."""
+    ws = tmp_path / "ws"
+    shutil.copytree(Path(result["dataset"]).parent.parent, ws)
+    dataset = ws / "datasets" / result["dataset_id"]
+    (dataset / "manifest.json").unlink()  # the run never finished
+    (dataset / "ledger.parquet").unlink()
+    for half_written in (ws / "cache" / "clean").iterdir():
+        (half_written / "report.json").unlink()  # as if the clean stage died mid-shard
+    again = run_curate([corpus], ws)
+    assert again["dataset_id"] == result["dataset_id"]
+    assert again["counts"] == result["counts"]
+    assert ledger(again).sort("doc_id").equals(ledger(result).sort("doc_id"))
+
+
+def test_changed_config_gives_a_new_dataset_id(corpus, result, tmp_path):
+    other = run_curate([corpus], tmp_path, clean={"min_words": 1})
+    assert other["dataset_id"] != result["dataset_id"]
+    assert other["counts"]["kept"] == result["counts"]["kept"] + 1  # "too short" now passes
+
+
+def test_failing_expectation_stops_the_flow_with_a_clear_message(corpus, tmp_path):
+    suites = tmp_path / "suites"
+    shutil.copytree(BUILTIN_SUITES, suites)
+    cleaned = json.loads((suites / "cleaned.json").read_text())
+    cleaned["expectations"].append(
+        {"type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "text", "max_value": 200}}
+    )
+    (suites / "cleaned.json").write_text(json.dumps(cleaned))
+    with pytest.raises(ValidationFailed) as err:
+        run_curate([corpus], tmp_path / "ws", validation={"suites_dir": str(suites)})
+    message = str(err.value)
+    assert "stage 'cleaned'" in message
+    assert "expect_column_value_lengths_to_be_between(column='text', max_value=200)" in message
+    assert "unexpected, e.g. [" in message
+    [saved] = (tmp_path / "ws" / "datasets").glob("*/validation/cleaned.json")
+    assert json.loads(saved.read_text())["success"] is False
+    assert not list((tmp_path / "ws" / "datasets").glob("*/manifest.json"))  # nothing published
+
+
+def test_a_missing_source_is_a_clear_error(tmp_path):
+    from forge_core.io.sources import SourceError
+
+    with pytest.raises(SourceError, match="no-such-folder: no such file or folder"):
+        run_curate([tmp_path / "no-such-folder"], tmp_path / "ws")
