@@ -6,6 +6,7 @@ whichever library (httpx, urllib3, asyncio, tornado) makes the call, so nothing 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
@@ -46,11 +47,20 @@ def _hook(event: str, args: tuple) -> None:
         host = args[0]
         if isinstance(host, bytes):
             host = host.decode()
-        if host and not is_loopback(host) and host not in _OWN:
+        if host and not is_loopback(host) and host not in _OWN and not _is_ip(host):
             _record(f"name lookup of {host!r}")
 
 
 _OWN: set[str] = set()
+
+
+def _is_ip(host: str) -> bool:
+    """An address literal needs no lookup; the connect that follows is checked instead."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def install() -> None:
