@@ -26,7 +26,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_forge_switches_telemetry_off_even_against_the_users_environment():
-    code = "import os, json, forge_core; print(json.dumps({k: os.environ[k] for k in %r}))" % list(TELEMETRY_OFF)
+    code = f"import os, json, forge_core; print(json.dumps({{k: os.environ[k] for k in {list(TELEMETRY_OFF)!r}}}))"
     result = run_python(code, DO_NOT_TRACK="false", MLFLOW_DISABLE_TELEMETRY="false", GX_ANALYTICS_ENABLED="true")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == __import__("json").dumps(TELEMETRY_OFF)

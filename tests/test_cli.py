@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from documents import write
 from typer.testing import CliRunner
 
