@@ -21,6 +21,8 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
     """A connected dask.distributed Client; a LocalCluster it started is closed on exit."""
     from distributed import Client, LocalCluster
 
+    # Prefect's console handler would otherwise print every scheduler and worker event at INFO.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if cfg.address:
         with Client(cfg.address, timeout="30s") as client:
             yield client

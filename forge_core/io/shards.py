@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import posixpath
 
 import polars as pl
 import pyarrow as pa
@@ -32,13 +31,3 @@ def read_shard(ws: Workspace, path: str, columns: list[str] | None = None) -> pl
 def read_shards(ws: Workspace, paths: list[str], columns: list[str] | None = None) -> pl.DataFrame:
     frames = [read_shard(ws, p, columns) for p in paths]
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
-
-
-def shard_paths(ws: Workspace, folder: str) -> list[str]:
-    if not ws.exists(folder):
-        return []
-    return sorted(p for p in ws.fs.ls(folder, detail=False) if posixpath.basename(p).startswith("part-"))
