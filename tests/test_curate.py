@@ -214,3 +214,26 @@ def test_existing_dask_cluster_gives_the_same_ledger(corpus, result, tmp_path):
             p.wait(timeout=30)
     assert remote["dataset_id"] == result["dataset_id"]
     assert ledger(remote).sort("doc_id").equals(ledger(result).sort("doc_id"))
+
+
+def test_each_stage_publishes_its_counts_to_the_prefect_ui(result):
+    """What an analyst sees in the Prefect UI: a table per stage, a gate per stage, a summary."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def latest(key: str):
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return found[-1] if found else None
+
+    for stage in ("ingest", "clean", "dedup"):
+        artifact = asyncio.run(latest(f"{stage}-counts"))
+        assert artifact is not None and artifact.type == "table", stage
+        rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        measures = {row["measure"] for row in rows}
+        assert {"documents kept", "seconds"} <= measures, measures
+    for key in ("validation-cleaned", "dataset-summary"):
+        artifact = asyncio.run(latest(key))
+        assert artifact is not None and artifact.type == "markdown"

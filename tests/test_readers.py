@@ -145,3 +145,15 @@ def test_unknown_suffix_is_unsupported_not_skipped():
     assert ".vsdx" in err.value.detail
     assert format_of("drawing.vsdx") == "unknown"
     assert format_of("x.csv#row=3") == "csv"
+
+
+def test_file_over_the_configured_size_is_quarantined_unread(tmp_path):
+    from forge_core.ingest import read_file
+    from forge_core.io.sources import discover, fingerprint
+
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    [fp] = fingerprint(discover([str(tmp_path)]))
+    docs, [row] = read_file(fp, IngestConfig(max_file_bytes=1000))
+    assert docs == []
+    assert (row["status"], row["reason"]) == ("quarantined", "file_too_large")
+    assert "ingest.max_file_bytes = 1000" in row["detail"]
