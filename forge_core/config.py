@@ -74,6 +74,13 @@ class DedupConfig(_Strict):
         description="Jaccard similarity at or above which two documents are near duplicates.",
     )
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations per signature.")
+    recall_weight: float = Field(
+        default=0.9,
+        gt=0.0,
+        lt=1.0,
+        description="Weight of missed pairs against extra candidates when datasketch picks bands and rows; "
+        "candidates are verified, so an extra one costs a comparison, a missed one a duplicate.",
+    )
     shingle_words: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
     seed: int = Field(default=1, description="MinHash seed; changing it changes which pairs are candidates.")
 

@@ -1,0 +1,130 @@
+"""The demo corpus, checked against the labelled lists in data_samples/README.md.
+
+Every planted duplicate, PII value, junk document, foreign-language document and corrupt file
+listed there is asserted here, so the README and the pipeline cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import SAMPLES
+from flow_runs import kept_text, ledger, run_curate, uri
+
+CORPUS = SAMPLES / "corpus"
+
+
+def readme_tables() -> dict[str, list[dict[str, str]]]:
+    """'## Heading' -> rows of the Markdown table under it, cells without backticks."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    heading, header = None, None
+    for line in (SAMPLES / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            heading, header = line[3:].strip(), None
+            tables[heading] = []
+        elif heading and line.startswith("|"):
+            cells = [c.strip().strip("`").strip() for c in line.strip().strip("|").split("|")]
+            if header is None:
+                header = cells
+            elif not set("".join(cells)) <= set("-: "):
+                tables[heading].append(dict(zip(header, cells, strict=True)))
+    return tables
+
+
+TABLES = readme_tables()
+
+
+def doc_uri(ref: str) -> str:
+    path, _, row = ref.partition("#row=")
+    return uri(CORPUS / path, int(row) if row else None)
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> dict:
+    return run_curate([CORPUS], tmp_path_factory.mktemp("ws"), processes=True)
+
+
+@pytest.fixture(scope="module")
+def rows(result) -> dict[str, dict]:
+    return {r["source_uri"]: r for r in ledger(result).to_dicts()}
+
+
+def test_readme_lists_every_kind_of_planted_material():
+    expected = {"Exact duplicates": 12, "Near duplicates": 12, "PII": 25, "Junk": 8, "Other languages": 6}
+    for table, at_least in expected.items():
+        assert len(TABLES[table]) >= at_least, table
+    assert len(TABLES["Corrupt files"]) >= 8
+
+
+def test_corpus_is_realistic_in_size_and_formats(result):
+    size = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
+    assert size < 10 * 1024 * 1024
+    assert result["counts"]["ingested"] >= 300
+    suffixes = {p.suffix for p in CORPUS.rglob("*") if p.is_file()}
+    assert {".txt", ".md", ".html", ".pdf", ".docx", ".eml", ".jsonl", ".csv", ".parquet"} <= suffixes
+
+
+def test_ledger_accounts_for_every_document(result):
+    led = ledger(result)
+    c = result["counts"]
+    assert c["ingested"] == led.height == c["kept"] + c["dropped"] + c["quarantined"]
+    assert led["doc_id"].is_unique().all()
+    files = [p for p in CORPUS.rglob("*") if p.is_file()]
+    assert {uri(p) for p in files} == {u.split("#row=")[0] for u in led["source_uri"]}  # no file skipped
+
+
+@pytest.mark.parametrize(
+    "table, reason", [("Exact duplicates", "exact_duplicate"), ("Near duplicates", "near_duplicate")]
+)
+def test_every_planted_duplicate_is_dropped_naming_its_survivor(rows, table, reason):
+    wrong = []
+    for planted in TABLES[table]:
+        row = rows[doc_uri(planted["duplicate"])]
+        survivor = rows[doc_uri(planted["survivor"])]
+        if (row["status"], row["reason"], row["detail"]) != ("dropped", reason, survivor["doc_id"]):
+            wrong.append((planted["duplicate"], row["reason"], row["detail"], survivor["doc_id"]))
+        assert survivor["status"] == "kept", planted["survivor"]
+    assert not wrong
+
+
+def test_nothing_unplanted_is_dropped_as_a_duplicate(rows):
+    planted = {doc_uri(r["duplicate"]) for t in ("Exact duplicates", "Near duplicates") for r in TABLES[t]}
+    found = {u for u, r in rows.items() if r["reason"] in ("exact_duplicate", "near_duplicate")}
+    assert found - planted == set()
+
+
+def test_no_planted_email_or_phone_survives_in_kept_text(result):
+    text = "\n".join(kept_text(result)["text"])
+    flat = re.sub(r"\s+", " ", text)
+    survivors = [p["value"] for p in TABLES["PII"] if p["value"] in text or re.sub(r"\s+", " ", p["value"]) in flat]
+    assert survivors == []
+    assert "<EMAIL>" in text and "<PHONE>" in text
+
+
+def test_junk_is_dropped_as_too_short(rows):
+    for junk in TABLES["Junk"]:
+        row = rows[doc_uri(junk["document"])]
+        assert (row["status"], row["reason"]) == ("dropped", "too_short"), junk
+
+
+def test_other_languages_are_kept_by_default(rows):
+    for doc in TABLES["Other languages"]:
+        assert rows[doc_uri(doc["document"])]["status"] == "kept", doc
+
+
+def test_corrupt_files_are_quarantined_with_a_readable_reason(rows):
+    for bad in TABLES["Corrupt files"]:
+        row = rows[doc_uri(bad["document"])]
+        assert (row["status"], row["reason"]) == ("quarantined", bad["expected reason"]), (bad, row["detail"])
+        assert len(row["detail"]) > 10
+
+
+def test_dataset_version_is_validated_and_complete(result):
+    folder = Path(result["dataset"])
+    assert result["validation"] == {"ingested": True, "cleaned": True, "deduplicated": True}
+    assert (folder / "manifest.json").is_file()
+    kept = pl.read_parquet(folder / "shards" / "*.parquet")
+    assert kept.height == result["counts"]["kept"]
