@@ -34,17 +34,12 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def resolve_config(config: Path | None, workspace: str | None, **overrides: Any) -> ForgeConfig:
+def resolve_config(config: Path | None, workspace: str | None) -> ForgeConfig:
     try:
-        cfg = load_config(config, workspace=workspace)
-        for dotted, value in overrides.items():
-            if value is not None:
-                section, key = dotted.split("__")
-                setattr(getattr(cfg, section), key, value)
-        return cfg
+        return load_config(config, workspace=workspace)
     except ConfigError as e:
         fail(str(e))
-        raise  # unreachable; keeps type checkers content
+        raise  # unreachable: fail() exits
 
 
 def use_workspace_stores(cfg: ForgeConfig) -> None:
@@ -104,7 +99,9 @@ def curate(
 
     The same inputs, config and code give the same dataset_id, and a rerun reuses finished work.
     """
-    cfg = resolve_config(config, workspace, dask__address=dask_address)
+    cfg = resolve_config(config, workspace)
+    if dask_address:
+        cfg.dask.address = dask_address
     use_workspace_stores(cfg)
     from flows.curate import curate as curate_flow
     from forge_core.validate import ValidationFailed

@@ -81,3 +81,18 @@ def test_short_documents_are_dropped_with_reason_and_word_count():
     assert row["reason"] == "too_short" and row["stage"] == "clean" and row["status"] == "dropped"
     assert row["detail"] == "4 words < clean.min_words = 20"
     assert row["doc_id"] == f"{1:016x}"
+
+
+def test_unspaced_scripts_are_counted_by_character_and_kept():
+    japanese = "当社の品質方針は、すべての製品が出荷前に校正されることを求めています。詳細は品質管理部に確認してください。"
+    chinese = "所有传感器在出厂前必须完成校准，并保存校准记录至少五年。"
+    kept, ledger = clean([japanese, chinese, "短い"])
+    assert kept == [japanese, chinese]
+    assert ledger["detail"].to_list() == ["2 words < clean.min_words = 20"]
+
+
+def test_mixed_text_counts_both_kinds_of_words():
+    from forge_core.clean.filters import word_count
+
+    counts = pl.DataFrame({"t": ["NW-100 の 校正", "three plain words", ""]}).select(word_count(pl.col("t")))
+    assert counts.to_series().to_list() == [4, 3, 0]
