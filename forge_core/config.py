@@ -85,6 +85,18 @@ class DedupConfig(_Strict):
     seed: int = Field(default=1, description="MinHash seed; changing it changes which pairs are candidates.")
 
 
+class TokenizeConfig(_Strict):
+    """The BPE tokenizer and the token files training reads."""
+
+    vocab_size: int = Field(
+        default=8192, ge=260, le=1 << 20, description="Tokens in the BPE vocabulary, special ones included."
+    )
+    min_frequency: int = Field(default=2, ge=1, description="A pair merges only if seen at least this often.")
+    validation_fraction: float = Field(
+        default=0.05, ge=0.0, lt=1.0, description="Share of documents (by a hash of doc_id) held out for validation."
+    )
+
+
 class ValidationConfig(_Strict):
     """Great Expectations gates between stages."""
 
@@ -116,6 +128,7 @@ class ForgeConfig(_Strict):
     clean: CleanConfig = Field(default_factory=CleanConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
 
     def data_settings(self) -> dict[str, Any]:

@@ -84,7 +84,9 @@ def test_short_documents_are_dropped_with_reason_and_word_count():
 
 
 def test_unspaced_scripts_are_counted_by_character_and_kept():
-    japanese = "当社の品質方針は、すべての製品が出荷前に校正されることを求めています。詳細は品質管理部に確認してください。"
+    japanese = (
+        "当社の品質方針は、すべての製品が出荷前に校正されることを求めています。詳細は品質管理部に確認してください。"
+    )
     chinese = "所有传感器在出厂前必须完成校准，并保存校准记录至少五年。"
     kept, ledger = clean([japanese, chinese, "短い"])
     assert kept == [japanese, chinese]

@@ -7,7 +7,6 @@ import polars as pl
 from forge_core.config import CleanConfig
 from forge_core.steps import StepResult, drops
 
-
 # Chinese and Japanese are written without spaces: counting whitespace-separated tokens would
 # call a page of Japanese one "word" and drop it. Each Han or kana character counts as a word
 # instead (a Chinese word is 1-2 characters, so this errs towards keeping).

@@ -1,0 +1,109 @@
+"""Tokenization: a byte-level BPE trained on the kept text, and flat token files that memory-map.
+
+Each shard of kept documents becomes two arrays, train.bin and val.bin (uint16 while the
+vocabulary fits, else uint32), each document followed by the end-of-text token, plus an index
+of (doc_id, split, start, length, bytes) so that any training token traces back to its
+document, and bits per byte can be computed from the bytes each split holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import polars as pl
+
+from forge_core.checkpoint import ShardReport
+from forge_core.config import TokenizeConfig
+from forge_core.io.shards import read_shard
+from forge_core.io.workspace import Workspace
+
+EOT = "<|endoftext|>"
+PAD = "<|pad|>"
+SPECIAL_TOKENS = [EOT, PAD]  # ids 0 and 1, whatever the corpus
+SPLITS = ("train", "val")
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def train_tokenizer(texts: Iterable[str], cfg: TokenizeConfig, length: int | None = None):
+    """A byte-level BPE (GPT-2 style: every byte is in the alphabet, so no text is unknown)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer, length=length)
+    return tokenizer
+
+
+def split_of(doc_ids: pl.Series, validation_fraction: float) -> pl.Series:
+    """'train' or 'val' from a hash of doc_id: stable across runs, shards and machines."""
+    cut = int(validation_fraction * (1 << 32))
+    held_out = [int(hashlib.sha256(d.encode()).hexdigest()[:8], 16) < cut for d in doc_ids]
+    return pl.Series("split", ["val" if h else "train" for h in held_out], dtype=pl.String)
+
+
+def encode_shard(ws: Workspace, source: str, tokenizer_json: str, cfg: TokenizeConfig, report: ShardReport) -> None:
+    """Encode one shard of kept documents into train.bin, val.bin and index.parquet."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    eot = tokenizer.token_to_id(EOT)
+    dtype = token_dtype(tokenizer.get_vocab_size())
+    docs = read_shard(ws, source, columns=["doc_id", "text"])
+    docs = docs.with_columns(split_of(docs["doc_id"], cfg.validation_fraction))
+    rows = []
+    for split in SPLITS:
+        part = docs.filter(pl.col("split") == split)
+        encodings = tokenizer.encode_batch_fast(part["text"].to_list(), add_special_tokens=False)
+        lengths = np.array([len(e.ids) + 1 for e in encodings], dtype=np.int64)  # + end of text
+        tokens = np.empty(int(lengths.sum()), dtype=dtype)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        for start, enc, n in zip(starts, encodings, lengths, strict=True):
+            tokens[start : start + n - 1] = enc.ids
+            tokens[start + n - 1] = eot
+        ws.write_bytes(f"{report.folder}/{split}.bin", tokens.tobytes())
+        rows.append(
+            pl.DataFrame(
+                {
+                    "doc_id": part["doc_id"],
+                    "split": part["split"],
+                    "start": starts,
+                    "length": lengths,
+                    "bytes": part["text"].str.len_bytes().cast(pl.Int64),
+                }
+            )
+        )
+        report.counts[f"{split}.documents"] = part.height
+        report.counts[f"{split}.tokens"] = int(lengths.sum())
+        report.counts[f"{split}.bytes"] = int(rows[-1]["bytes"].sum())
+    index = pl.concat(rows)
+    with ws.fs.open(f"{report.folder}/index.parquet", "wb") as f:
+        index.write_parquet(f, compression="zstd")
+    report.n_in = docs.height
+    report.n_kept = docs.height
+
+
+def load_tokens(path: str, vocab_size: int) -> np.memmap:
+    """A token file as a read-only memory map: training never loads it whole."""
+    return np.memmap(path, dtype=token_dtype(vocab_size), mode="r")
+
+
+def doc_at(index: pl.DataFrame, split: str, offset: int) -> str:
+    """The doc_id that token `offset` of a shard's split file belongs to."""
+    part = index.filter(pl.col("split") == split).sort("start")
+    row = int(np.searchsorted(part["start"].to_numpy(), offset, side="right")) - 1
+    if row < 0 or offset >= part["start"][row] + part["length"][row]:
+        raise IndexError(f"offset {offset} is outside the {split} tokens of this shard")
+    return part["doc_id"][row]
