@@ -45,14 +45,14 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
         yield client
 
 
-def map_shards(client: Any, fn: Callable[..., Any], items: Sequence[Any], *args: Any, desc: str) -> list[Any]:
-    """fn(item, *args) for every item on the cluster, with a progress bar; results in item order."""
+def map_shards(client: Any, fn: Callable[[Any], Any], items: Sequence[Any], desc: str) -> list[Any]:
+    """fn(item) for every item on the cluster, with a progress bar; results in item order."""
     from distributed import as_completed
     from tqdm import tqdm
 
     if not items:
         return []
-    futures = client.map(fn, items, *[[a] * len(items) for a in args], pure=False, retries=1)
+    futures = client.map(fn, items, pure=False, retries=1)
     position = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(items)
     with tqdm(total=len(items), desc=desc, unit="shard", file=sys.stderr, leave=False) as bar:
