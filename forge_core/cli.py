@@ -115,6 +115,27 @@ def curate(
         sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 
+@app.command()
+def ui(
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    prefect_port: Annotated[int, typer.Option("--prefect-port", help="Port of the Prefect UI and API.")] = 4200,
+    mlflow_port: Annotated[int, typer.Option("--mlflow-port", help="Port of the MLflow UI.")] = 5000,
+) -> None:
+    """Serve the Prefect UI and the MLflow UI on 127.0.0.1 over the workspace's stores.
+
+    Both servers stop, with every process they started, on Ctrl-C or SIGTERM.
+    """
+    from forge_core.io.workspace import Workspace
+    from forge_core.ui import ServiceError, serve
+
+    cfg = resolve_config(config, workspace)
+    try:
+        raise typer.Exit(serve(Workspace(cfg.workspace), prefect_port=prefect_port, mlflow_port=mlflow_port))
+    except ServiceError as e:
+        fail(str(e))
+
+
 def print_summary(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MiB = 1024 * 1024
 
@@ -97,6 +97,56 @@ class TokenizeConfig(_Strict):
     )
 
 
+class TrainConfig(_Strict):
+    """The model and how it is trained (defaults: the tiny preset, a couple of minutes on a laptop CPU)."""
+
+    preset: str = Field(default="tiny", description="Model size from the presets table (forge_core/model/presets.py).")
+    block_size: int | None = Field(default=None, ge=8, description="Context length in tokens; empty = the preset's.")
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout in attention and residual branches.")
+    max_steps: int = Field(default=200, gt=0, description="Optimizer steps.")
+    batch_size: int = Field(default=8, gt=0, description="Sequences per micro-batch.")
+    grad_accum: int = Field(default=1, gt=0, description="Micro-batches per optimizer step.")
+    learning_rate: float = Field(default=3e-3, gt=0.0, description="Peak AdamW learning rate.")
+    min_lr_ratio: float = Field(default=0.1, ge=0.0, le=1.0, description="Cosine decay ends at this share of the peak.")
+    warmup_steps: int = Field(default=20, ge=0, description="Linear warm-up steps before the cosine decay.")
+    weight_decay: float = Field(default=0.1, ge=0.0, description="AdamW weight decay on matrices (not on norms).")
+    grad_clip: float = Field(default=1.0, ge=0.0, description="Clip the gradient norm to this; 0 turns clipping off.")
+    eval_every: int = Field(default=50, gt=0, description="Steps between validation passes.")
+    eval_batches: int = Field(default=10, gt=0, description="Validation batches per pass during training.")
+    precision: Literal["auto", "bf16-mixed", "16-mixed", "32-true"] = Field(
+        default="auto", description="auto: bf16-mixed on a CUDA GPU that supports it, else 32-true."
+    )
+    accelerator: Literal["auto", "cpu", "gpu"] = Field(default="auto", description="auto: a GPU when CUDA sees one.")
+    seed: int = Field(default=1337, description="Seeds weights, batch order and sampling.")
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str) -> str:
+        from forge_core.model.presets import PRESETS
+
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return name
+
+
+class EvalConfig(_Strict):
+    """The evaluation after training: held-out loss, perplexity, bits per byte and samples."""
+
+    max_batches: int = Field(default=50, gt=0, description="Validation batches in the final evaluation.")
+    samples: int = Field(default=3, ge=0, description="Validation documents whose openings are continued.")
+    prompt_tokens: int = Field(default=16, gt=0, description="Tokens of each document used as the prompt.")
+    max_new_tokens: int = Field(default=48, gt=0, description="Tokens generated per sample.")
+    temperature: float = Field(default=0.8, ge=0.0, description="Sampling temperature; 0 is greedy.")
+    top_k: int | None = Field(default=50, gt=0, description="Sample among the k likeliest tokens; empty = all.")
+
+
+class RegistryConfig(_Strict):
+    """Where runs and models are recorded in MLflow."""
+
+    experiment: str = Field(default="forge", min_length=1, description="MLflow experiment of `forge run`.")
+    model_name: str = Field(default="forge-lm", min_length=1, description="Registered model name.")
+
+
 class ValidationConfig(_Strict):
     """Great Expectations gates between stages."""
 
@@ -129,11 +179,17 @@ class ForgeConfig(_Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
 
     def data_settings(self) -> dict[str, Any]:
-        """The settings that change what a dataset version contains (not where or how fast it runs)."""
-        return self.model_dump(include={"ingest", "clean", "dedup", "validation"}, mode="json")
+        """The settings that change what a dataset version contains (not where or how fast it runs).
+
+        The tokenizer is part of the version: its tokenizer.json and token files live in it.
+        """
+        return self.model_dump(include={"ingest", "clean", "dedup", "validation", "tokenize"}, mode="json")
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

@@ -47,6 +47,15 @@ class Workspace:
     def prefect_home(self) -> str:
         return self.path("prefect")
 
+    def mlflow_dir(self) -> str:
+        return self.path("mlflow")
+
+    def tokens_dir(self, dataset_id: str) -> str:
+        return self.path("datasets", dataset_id, "tokens")
+
+    def training_dir(self, run_id: str) -> str:
+        return self.path("training", run_id)
+
     # Small files ----------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)

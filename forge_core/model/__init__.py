@@ -1,6 +1,5 @@
-"""The decoder-only transformer (gpt.py) and its named sizes (presets.py)."""
+"""The decoder-only transformer (gpt.py) and its named sizes (presets.py).
 
-from forge_core.model.gpt import GPT, GPTConfig
-from forge_core.model.presets import PRESETS, preset
-
-__all__ = ["GPT", "GPTConfig", "PRESETS", "preset"]
+Import from the submodules: presets.py is torch-free so that config validation can name the sizes
+without loading torch.
+"""

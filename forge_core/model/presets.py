@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from forge_core.model.gpt import GPTConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch loads only when a model is built, not when a config names a preset
+    from forge_core.model.gpt import GPTConfig
 
 #          name: (n_layer, n_head, n_embd, block_size)      ~parameters at vocab 32k
 PRESETS: dict[str, tuple[int, int, int, int]] = {
@@ -17,6 +20,8 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
 
 
 def preset(name: str, vocab_size: int, **overrides) -> GPTConfig:
+    from forge_core.model.gpt import GPTConfig
+
     if name not in PRESETS:
         raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
     n_layer, n_head, n_embd, block_size = PRESETS[name]

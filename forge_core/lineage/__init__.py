@@ -1,0 +1,1 @@
+"""Lineage: what MLflow records about each run, and the queries that read it back (`forge lineage`)."""

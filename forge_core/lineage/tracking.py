@@ -1,0 +1,58 @@
+"""Where MLflow keeps its records: a SQLite store and an artifact folder inside the workspace.
+
+An MLFLOW_TRACKING_URI in the environment wins, so a team can point Forge at its MLflow server.
+The experiment's artifact location is set explicitly: left alone, MLflow writes ./mlruns into
+whatever folder the command happened to start in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from forge_core.io.workspace import Workspace
+
+
+class TrackingError(RuntimeError):
+    """MLflow cannot be used as configured; the message says what to set."""
+
+
+def tracking_uri(ws: Workspace) -> str:
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    if not ws.is_local:
+        raise TrackingError(
+            f"workspace {ws.url} is not a local folder, so it cannot hold MLflow's SQLite store; "
+            "set MLFLOW_TRACKING_URI to your MLflow server (e.g. http://127.0.0.1:5000)"
+        )
+    os.makedirs(ws.mlflow_dir(), exist_ok=True)
+    return f"sqlite:///{ws.mlflow_dir()}/mlflow.db"
+
+
+def artifact_root(ws: Workspace) -> str | None:
+    """The workspace's artifact folder, or None when a tracking server decides where artifacts go."""
+    if os.environ.get("MLFLOW_TRACKING_URI") or not ws.is_local:
+        return None
+    return Path(ws.mlflow_dir(), "artifacts").as_uri()
+
+
+def use_workspace_tracking(ws: Workspace) -> str:
+    """Point this process's MLflow client (tracking and registry) at the workspace's stores."""
+    import mlflow
+
+    uri = tracking_uri(ws)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(ws: Workspace, name: str) -> str:
+    """The id of experiment `name`, created with its artifacts under the workspace if it is new."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = artifact_root(ws)
+    return client.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
