@@ -17,6 +17,8 @@ TELEMETRY_OFF = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     # MLflow usage telemetry.
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # Not telemetry, but noise: MLflow draws a progress bar for every local artifact copy.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # Great Expectations (posthog) analytics.
     "GX_ANALYTICS_ENABLED": "false",
     # Libraries that would otherwise try to reach the Hugging Face hub.

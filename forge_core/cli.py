@@ -116,6 +116,40 @@ def curate(
 
 
 @app.command()
+def run(
+    sources: Annotated[list[str], typer.Argument(help="Files or folders of documents (recursed).")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")] = False,
+) -> None:
+    """Curate SOURCES, train a tokenizer and a model on the result, evaluate it and register it in MLflow.
+
+    MLflow records go to the workspace (SQLite store and artifact folder) unless MLFLOW_TRACKING_URI
+    is set. The new model version gets the alias `candidate` and tags naming its dataset version.
+    """
+    cfg = resolve_config(config, workspace)
+    if dask_address:
+        cfg.dask.address = dask_address
+    use_workspace_stores(cfg)
+    from flows.run import forge_run
+    from forge_core.lineage.tracking import TrackingError
+    from forge_core.validate import ValidationFailed
+
+    try:
+        result = forge_run(sources=sources, config=cfg.model_dump(mode="json"))
+    except (SourceError, ValidationFailed, ConfigError, TrackingError, ValueError) as e:
+        fail(str(e))
+    print_summary(result)
+    print_training(result)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+
+
+@app.command()
 def ui(
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
@@ -157,6 +191,26 @@ def print_summary(result: dict[str, Any]) -> None:
     )
     console.print(f"ledger:  {result['ledger']}")
     console.print(f"dataset: {result['dataset']}")
+
+
+def print_training(result: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    console = Console(soft_wrap=True)
+    tokens = result["tokens"]
+    console.print(
+        f"tokens:  {tokens['train']:,} train, {tokens['val']:,} validation (vocabulary {result['vocab_size']:,})"
+    )
+    console.print(
+        f"model:   {result['parameters']:,} parameters, {result['steps']} steps ({result['precision']}); "
+        f"validation loss {result['val_loss']:.3f}, {result['val_bpb']:.3f} bits per byte "
+        f"(untrained: {result['initial_val_bpb']:.3f})"
+    )
+    console.print(f"mlflow:  run {result['mlflow_run_id']} at {result['tracking_uri']}")
+    console.print(
+        f"registered: {result['model_name']} version {result['model_version']} "
+        f"(models:/{result['model_name']}@candidate)"
+    )
 
 
 if __name__ == "__main__":

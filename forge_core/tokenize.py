@@ -9,7 +9,8 @@ document, and bits per byte can be computed from the bytes each split holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -107,3 +108,43 @@ def doc_at(index: pl.DataFrame, split: str, offset: int) -> str:
     if row < 0 or offset >= part["start"][row] + part["length"][row]:
         raise IndexError(f"offset {offset} is outside the {split} tokens of this shard")
     return part["doc_id"][row]
+
+
+def kept_shards(ws: Workspace, dataset_id: str) -> list[str]:
+    """The kept-document shards of a dataset version, in order."""
+    return sorted(ws.fs.glob(f"{ws.dataset_dir(dataset_id)}/shards/part-*.parquet"))
+
+
+def kept_texts(ws: Workspace, shards: list[str]) -> Iterator[str]:
+    """Stream the kept text shard by shard, so tokenizer training never holds the corpus twice."""
+    for path in shards:
+        yield from read_shard(ws, path, columns=["text"])["text"]
+
+
+def token_manifest(reports: list[ShardReport], vocab_size: int) -> dict[str, Any]:
+    """What training needs to know about the token files: where, how wide, and how much per split."""
+    totals = {
+        split: {
+            key: sum(r.counts.get(f"{split}.{key}", 0) for r in reports) for key in ("documents", "tokens", "bytes")
+        }
+        for split in SPLITS
+    }
+    return {
+        "vocab_size": vocab_size,
+        "dtype": token_dtype(vocab_size).name,
+        "shards": [r.folder for r in reports],
+        **totals,
+    }
+
+
+def split_files(manifest: dict[str, Any], split: str) -> list[str]:
+    return [f"{folder}/{split}.bin" for folder in manifest["shards"]]
+
+
+def read_index(ws: Workspace, manifest: dict[str, Any]) -> pl.DataFrame:
+    """Every shard's document index, with the shard number, so a global token offset can be traced."""
+    frames = []
+    for i, folder in enumerate(manifest["shards"]):
+        with ws.fs.open(f"{folder}/index.parquet", "rb") as f:
+            frames.append(pl.read_parquet(f).with_columns(pl.lit(i).alias("shard")))
+    return pl.concat(frames) if frames else pl.DataFrame()

@@ -1,0 +1,69 @@
+"""forge run: raw documents to a registered model version, with the lineage to trace it back."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.curate import curate
+from forge_core.cluster import open_cluster
+from forge_core.config import ForgeConfig
+from forge_core.identity import code_version
+from forge_core.io.workspace import Workspace
+from forge_core.lineage import records
+from forge_core.lineage.tracking import ensure_experiment, use_workspace_tracking
+from tasks.tokenize import tokenize_dataset
+from tasks.train import register_model, train_language_model
+
+
+@flow(name="forge-run", log_prints=True)
+def forge_run(sources: list[str], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Curate SOURCES, tokenize, train, evaluate and register; one MLflow parent run records it all."""
+    start = time.perf_counter()
+    cfg = ForgeConfig.model_validate(config or {})
+    ws = Workspace(cfg.workspace)
+    log = get_run_logger()
+    tracking_uri = use_workspace_tracking(ws)
+    experiment_id = ensure_experiment(ws, cfg.registry.experiment)
+    flow_run_id = str(flow_run.id) if flow_run.id else None
+    parent = records.start_run(
+        experiment_id, "forge-run", {"forge_version": code_version(), "prefect_flow_run_id": flow_run_id or ""}
+    )
+    try:
+        dataset = curate(sources=sources, config=cfg.model_dump(mode="json"))
+        tags = records.lineage_tags(ws, dataset, flow_run_id)
+        records.set_tags(parent, tags)
+        records.record_curation(experiment_id, parent, ws, dataset, tags)
+
+        with open_cluster(cfg.dask) as client:
+            tokens = tokenize_dataset(ws, cfg, client, dataset["dataset_id"])
+        trained = train_language_model(ws, cfg, tokens, experiment_id, parent, tags)
+        registered = register_model(cfg, trained, tags)
+    except BaseException:
+        records.end_run(parent, failed=True)
+        raise
+    records.end_run(parent)
+    result = trained["result"]
+    log.info("registered %s version %s", registered["model_name"], registered["model_version"])
+    return {
+        **{k: dataset[k] for k in ("dataset_id", "dataset", "ledger", "counts", "files", "validation")},
+        "dataset_reused": dataset.get("reused", False),
+        "tokens": {split: tokens[split]["tokens"] for split in ("train", "val")},
+        "vocab_size": tokens["vocab_size"],
+        "parameters": result["parameters"],
+        "steps": result["steps"],
+        "precision": result["precision"],
+        "initial_val_bpb": round(result["initial"]["val_bpb"], 4),
+        "val_loss": round(result["final"]["val_loss"], 4),
+        "val_bpb": round(result["final"]["val_bpb"], 4),
+        "perplexity": round(result["final"]["perplexity"], 2),
+        "mlflow_run_id": parent,
+        "train_run_id": trained["run_id"],
+        "tracking_uri": tracking_uri,
+        **registered,
+        "samples": trained["samples"],
+        "seconds": round(time.perf_counter() - start, 2),
+    }

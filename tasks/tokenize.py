@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from forge_core.checkpoint import ShardReport, run_shard
+from forge_core.cluster import map_shards
+from forge_core.config import ForgeConfig
+from forge_core.io.workspace import Workspace
+from forge_core.tokenize import encode_shard, kept_shards, kept_texts, token_manifest, train_tokenizer
+from tasks.artifacts import publish_stage, stage_summary
+
+
+@task(name="tokenize-dataset", cache_policy=NO_CACHE)
+def tokenize_dataset(ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: str) -> dict[str, Any]:
+    """Train the BPE on the kept text, then encode every shard on Dask into memory-mapped token files.
+
+    The tokenizer settings are part of the dataset_id, so the tokenizer.json and the token files
+    belong to the dataset version; a finished manifest means both can be reused as they are.
+    """
+    start = time.perf_counter()
+    log = get_run_logger()
+    out = ws.tokens_dir(dataset_id)
+    if ws.exists(f"{out}/manifest.json"):
+        log.info("token files of %s are complete; reusing them", dataset_id)
+        return ws.read_json(f"{out}/manifest.json")
+
+    shards = kept_shards(ws, dataset_id)
+    tokenizer_path = f"{ws.dataset_dir(dataset_id)}/tokenizer.json"
+    if not ws.exists(tokenizer_path):
+        log.info("training a %d-token BPE on the kept text of %d shards", cfg.tokenize.vocab_size, len(shards))
+        ws.write_text(tokenizer_path, train_tokenizer(kept_texts(ws, shards), cfg.tokenize).to_str())
+    with ws.fs.open(tokenizer_path, "r", encoding="utf-8") as f:
+        tokenizer_json = f.read()
+
+    jobs = [
+        (ws, ShardReport("tokenize", i, f"{out}/part-{i:05d}"), encode_shard, (path, tokenizer_json, cfg.tokenize))
+        for i, path in enumerate(shards)
+    ]
+    reports = map_shards(client, run_shard, jobs, desc="tokenize")
+    from tokenizers import Tokenizer
+
+    manifest = token_manifest(reports, Tokenizer.from_str(tokenizer_json).get_vocab_size())
+    manifest["tokenizer"] = ws.display(tokenizer_path)
+    summary = stage_summary("tokenize", reports, time.perf_counter() - start)
+    manifest["seconds"] = summary["seconds"]
+    ws.write_json(f"{out}/manifest.json", manifest)
+    publish_stage(
+        summary,
+        f"Byte-level BPE of {manifest['vocab_size']} tokens; {manifest['train']['tokens']} training and "
+        f"{manifest['val']['tokens']} validation tokens.",
+    )
+    return manifest

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from forge_core.config import ForgeConfig
+from forge_core.export import save_bundle
+from forge_core.io.workspace import Workspace
+from forge_core.lineage import records
+from forge_core.tokenize import EOT, read_index
+
+
+@task(name="train-model", cache_policy=NO_CACHE)
+def train_language_model(
+    ws: Workspace,
+    cfg: ForgeConfig,
+    tokens: dict[str, Any],
+    experiment_id: str,
+    parent_run: str,
+    tags: dict[str, str],
+) -> dict[str, Any]:
+    """Train and evaluate in a nested MLflow run 'train'; the result is a bundle on disk, ready to register."""
+    import mlflow
+    from lightning.pytorch.loggers import MLFlowLogger
+    from tokenizers import Tokenizer
+
+    from forge_core.train.evaluate import sample_continuations
+    from forge_core.train.trainer import train_model
+
+    log = get_run_logger()
+    dataset_id = tags["dataset_id"]
+    run_id = records.start_run(experiment_id, "train", tags, parent=parent_run)
+    client = mlflow.tracking.MlflowClient()
+    try:
+        records.log_dataset_input(run_id, ws, dataset_id, "training")
+        client.log_text(run_id, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/resolved.yaml")
+        client.log_dict(run_id, tokens, "dataset/tokens.json")
+        tokenizer_path = f"{ws.dataset_dir(dataset_id)}/tokenizer.json"
+        client.log_artifact(run_id, tokenizer_path, artifact_path="tokenizer")
+        client.log_param(run_id, "dataset_id", dataset_id)
+        for split in ("train", "val"):
+            client.log_param(run_id, f"{split}_tokens", tokens[split]["tokens"])
+
+        logger = MLFlowLogger(
+            experiment_name=cfg.registry.experiment, tracking_uri=mlflow.get_tracking_uri(), run_id=run_id
+        )
+        log.info("training preset %r on %d tokens of %s", cfg.train.preset, tokens["train"]["tokens"], dataset_id)
+        model, data, result = train_model(tokens, cfg, f"{ws.training_dir(run_id)}/checkpoints", logger)
+
+        with ws.fs.open(tokenizer_path, "r", encoding="utf-8") as f:
+            tokenizer_json = f.read()
+        tokenizer = Tokenizer.from_str(tokenizer_json)
+        samples = sample_continuations(
+            model, tokenizer, data.val, read_index(ws, tokens), cfg.eval, tokenizer.token_to_id(EOT), cfg.train.seed
+        )
+        final = result.final
+        client.log_batch(
+            run_id,
+            metrics=[mlflow.entities.Metric(f"eval_{k}", float(v), 0, result.steps) for k, v in final.items()]
+            + [mlflow.entities.Metric("parameters", result.parameters, 0, 0)],
+        )
+        client.log_dict(run_id, samples, "evaluation/samples.json")
+        client.log_dict(run_id, result.to_dict(), "evaluation/result.json")
+        bundle = save_bundle(
+            model, tokenizer_json, f"{ws.training_dir(run_id)}/bundle", {"dataset_id": dataset_id, "run_id": run_id}
+        )
+    except BaseException:
+        records.end_run(run_id, failed=True)
+        raise
+    create_markdown_artifact(key="training", markdown=training_markdown(result.to_dict(), samples), description=run_id)
+    return {"run_id": run_id, "bundle": str(bundle), "result": result.to_dict(), "samples": samples}
+
+
+@task(name="register-model", cache_policy=NO_CACHE)
+def register_model(cfg: ForgeConfig, trained: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """Log the bundle as a pyfunc in the train run, register it, alias it `candidate`, tag its lineage."""
+    from pathlib import Path
+
+    import mlflow
+
+    from forge_core.export import log_pyfunc
+
+    prompts = [s["prompt"] for s in trained["samples"]]
+    run_id = trained["run_id"]
+    with mlflow.start_run(run_id=run_id):
+        info = log_pyfunc(Path(trained["bundle"]), cfg.registry.model_name, prompts)
+    version = str(info.registered_model_version)
+    records.register_version(cfg.registry.model_name, version, tags)
+    return {"model_name": cfg.registry.model_name, "model_version": version, "model_uri": info.model_uri}
+
+
+def training_markdown(result: dict[str, Any], samples: list[dict[str, str]]) -> str:
+    i, f = result["initial"], result["final"]
+    lines = [
+        f"# Training: {result['parameters']:,} parameters, {result['steps']} steps, {result['precision']}",
+        "",
+        "| | validation loss | bits per byte |",
+        "| --- | --- | --- |",
+        f"| before training | {i['val_loss']:.3f} | {i['val_bpb']:.3f} |",
+        f"| after training | {f['val_loss']:.3f} | {f['val_bpb']:.3f} |",
+        "",
+        "## Samples (prompt → continuation)",
+    ]
+    lines += [f"- `{json.dumps(s['prompt'])}` → {json.dumps(s['continuation'])}" for s in samples]
+    return "\n".join(lines)
