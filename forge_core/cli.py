@@ -149,6 +149,99 @@ def run(
         sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 
+lineage_app = typer.Typer(
+    help="Trace a model version back to its documents, or a document forward to every model it reached.",
+    no_args_is_help=True,
+)
+app.add_typer(lineage_app, name="lineage")
+
+
+def open_tracking(cfg: ForgeConfig) -> Any:
+    """The workspace and MLflow pointed at its stores, as `forge run` uses them."""
+    from forge_core.io.workspace import Workspace
+    from forge_core.lineage.tracking import TrackingError, use_workspace_tracking
+
+    ws = Workspace(cfg.workspace)
+    try:
+        use_workspace_tracking(ws)
+    except TrackingError as e:
+        fail(str(e))
+    return ws
+
+
+@lineage_app.command("model")
+def lineage_model(
+    ref: Annotated[str, typer.Argument(metavar="NAME[:VERSION|@ALIAS]", help="Registered model (newest version).")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    documents: Annotated[bool, typer.Option("--documents", help="List every kept doc_id with its source.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+) -> None:
+    """A model version's dataset version, sources, document counts by status and reason, validation
+    results, training config and metrics."""
+    from forge_core.lineage.queries import LineageError, model_lineage
+    from forge_core.lineage.tables import print_model_lineage
+
+    ws = open_tracking(resolve_config(config, workspace))
+    try:
+        answer = model_lineage(ws, ref, documents=documents)
+    except (LineageError, FileNotFoundError) as e:
+        fail(str(e))
+    print_model_lineage(answer)
+    if as_json:
+        sys.stdout.write(json.dumps(answer, default=str) + "\n")
+
+
+@lineage_app.command("doc")
+def lineage_doc(
+    ref: Annotated[str, typer.Argument(metavar="PATH|SHA256|DOC_ID", help="A source file, its sha256, or a doc_id.")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+) -> None:
+    """Every dataset version that saw a document, its status and reason in each (for a duplicate, the
+    document it duplicates), and every model version trained on a dataset where it was kept."""
+    from forge_core.lineage.queries import LineageError, doc_lineage
+    from forge_core.lineage.tables import print_doc_lineage
+
+    ws = open_tracking(resolve_config(config, workspace))
+    try:
+        answer = doc_lineage(ws, ref)
+    except LineageError as e:
+        fail(str(e))
+    print_doc_lineage(answer)
+    if as_json:
+        sys.stdout.write(json.dumps(answer, default=str) + "\n")
+
+
+@app.command()
+def generate(
+    ref: Annotated[str, typer.Argument(metavar="NAME[:VERSION|@ALIAS]", help="Registered model (newest version).")],
+    prompt: Annotated[str, typer.Argument(help="Text to continue.")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 64,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="0 is greedy.")] = 0.8,
+    top_k: Annotated[int, typer.Option("--top-k", min=0, help="0 samples from every token.")] = 50,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Load a registered model version from MLflow and print its continuation of PROMPT."""
+    import mlflow
+    import pandas as pd
+
+    from forge_core.lineage.queries import LineageError, resolve_model
+
+    open_tracking(resolve_config(config, workspace))
+    try:
+        mv = resolve_model(ref)
+    except LineageError as e:
+        fail(str(e))
+    model = mlflow.pyfunc.load_model(f"models:/{mv.name}/{mv.version}")
+    params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "seed": seed}
+    out = model.predict(pd.DataFrame({"prompt": [prompt]}), params=params)
+    typer.echo(prompt + out["text"][0])
+
+
 @app.command()
 def ui(
     workspace: WorkspaceOpt = None,

@@ -17,6 +17,10 @@ class TrackingError(RuntimeError):
     """MLflow cannot be used as configured; the message says what to set."""
 
 
+def workspace_store(ws: Workspace) -> str:
+    return f"sqlite:///{ws.mlflow_dir()}/mlflow.db"
+
+
 def tracking_uri(ws: Workspace) -> str:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
@@ -26,12 +30,16 @@ def tracking_uri(ws: Workspace) -> str:
             "set MLFLOW_TRACKING_URI to your MLflow server (e.g. http://127.0.0.1:5000)"
         )
     os.makedirs(ws.mlflow_dir(), exist_ok=True)
-    return f"sqlite:///{ws.mlflow_dir()}/mlflow.db"
+    return workspace_store(ws)
 
 
 def artifact_root(ws: Workspace) -> str | None:
-    """The workspace's artifact folder, or None when a tracking server decides where artifacts go."""
-    if os.environ.get("MLFLOW_TRACKING_URI") or not ws.is_local:
+    """The workspace's artifact folder, or None when a tracking server decides where artifacts go.
+
+    Compared by value, not by the variable's presence: mlflow.set_tracking_uri() itself exports
+    MLFLOW_TRACKING_URI, so after the first run in a process the variable is always there.
+    """
+    if not ws.is_local or tracking_uri(ws) != workspace_store(ws):
         return None
     return Path(ws.mlflow_dir(), "artifacts").as_uri()
 
@@ -41,8 +49,16 @@ def use_workspace_tracking(ws: Workspace) -> str:
     import mlflow
 
     uri = tracking_uri(ws)
+    before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # MLflow also exports the URI to the environment. Undo that: a later run in this process (or a
+    # child process) for another workspace must not mistake it for the user's choice of server.
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     return uri
 
 

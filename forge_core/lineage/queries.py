@@ -1,0 +1,231 @@
+"""`forge lineage`: answers read back from what MLflow and the workspace recorded, nothing else.
+
+model -> documents: a registered version's tags and run name its dataset version; the dataset's
+ledger says what every ingested document became. document -> models: every complete dataset
+version's ledger is searched for the document, and every model version tagged with a dataset
+where it was kept is listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import polars as pl
+from mlflow.tracking import MlflowClient
+
+from forge_core import ledger as ledgers
+from forge_core.io.workspace import Workspace
+
+DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
+
+
+class LineageError(LookupError):
+    """A model or document that the records do not know; the message says what was looked for."""
+
+
+# Model versions ---------------------------------------------------------------------------------
+def parse_model_ref(ref: str) -> tuple[str, str | None, str | None]:
+    """NAME, NAME:VERSION or NAME@ALIAS -> (name, version, alias)."""
+    if "@" in ref:
+        name, alias = ref.rsplit("@", 1)
+        return name, None, alias
+    if ":" in ref:
+        name, version = ref.rsplit(":", 1)
+        if not version.isdigit():
+            raise LineageError(f"{ref!r}: the version after ':' must be a number (or use NAME@ALIAS)")
+        return name, version, None
+    return ref, None, None
+
+
+def resolve_model(ref: str) -> Any:
+    """The ModelVersion a reference names; the newest version when it names only the model."""
+    from mlflow.exceptions import MlflowException
+
+    name, version, alias = parse_model_ref(ref)
+    client = MlflowClient()
+    try:
+        if alias:
+            return client.get_model_version_by_alias(name, alias)
+        if version:
+            return client.get_model_version(name, version)
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException as e:
+        raise LineageError(f"no registered model version {ref!r} in {client.tracking_uri}: {e.message}") from None
+    if not versions:
+        raise LineageError(f"no registered model named {name!r} in {client.tracking_uri}")
+    return max(versions, key=lambda v: int(v.version))
+
+
+def all_model_versions() -> list[Any]:
+    client = MlflowClient()
+    out, token = [], None
+    while True:
+        page = client.search_model_versions(max_results=1000, page_token=token)
+        out += list(page)
+        token = page.token
+        if not token:
+            return out
+
+
+def dataset_location(ws: Workspace, run: Any, dataset_id: str) -> str:
+    """Where the run's dataset input says the dataset version lives (the workspace layout otherwise)."""
+    for entry in run.inputs.dataset_inputs if run.inputs else []:
+        if entry.dataset.digest == dataset_id:
+            return json.loads(entry.dataset.source)["uri"]
+    return ws.display(ws.dataset_dir(dataset_id))
+
+
+def _read_json(url: str) -> Any:
+    with fsspec.open(url, "rb") as f:
+        return json.loads(f.read())
+
+
+def _read_ledger(url: str) -> pl.DataFrame:
+    with fsspec.open(url, "rb") as f:
+        return pl.read_parquet(f)
+
+
+def validation_summary(dataset_url: str, stages: dict[str, Any]) -> dict[str, Any]:
+    """Per stage: passed or not, and the failing checks, from the saved Great Expectations results."""
+    out: dict[str, Any] = {}
+    order = ["ingested", "cleaned", "deduplicated"]
+    for stage in sorted(stages, key=lambda s: order.index(s) if s in order else len(order)):
+        success = stages[stage]
+        entry: dict[str, Any] = {"success": success}
+        try:
+            saved = _read_json(f"{dataset_url}/validation/{stage}.json")
+        except FileNotFoundError:
+            saved = None
+        if saved:
+            checks = saved.get("checks", [])
+            entry["checks"] = len(checks)
+            entry["failed"] = [c["expectation"] for c in checks if not c.get("success")]
+        out[stage] = entry
+    return out
+
+
+def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str, Any]:
+    """A model version back to its dataset version, sources, ledger counts, validation and training."""
+    client = MlflowClient()
+    mv = resolve_model(ref)
+    tags = dict(mv.tags)
+    if "dataset_id" not in tags:
+        raise LineageError(f"{mv.name} version {mv.version} has no dataset_id tag: it was not registered by Forge")
+    dataset_id = tags["dataset_id"]
+    run = client.get_run(mv.run_id)
+    url = dataset_location(ws, run, dataset_id)
+    manifest = _read_json(f"{url}/manifest.json")
+    ledger = _read_ledger(f"{url}/ledger.parquet")
+    digest = _url_digest(f"{url}/ledger.parquet")
+    stats = _read_json(f"{url}/stats.json")
+    result: dict[str, Any] = {
+        "model": {
+            "name": mv.name,
+            "version": str(mv.version),
+            "aliases": list(mv.aliases or []),
+            "run_id": mv.run_id,
+            "source": mv.source,
+            "tags": tags,
+        },
+        "dataset": {
+            "dataset_id": dataset_id,
+            "path": url,
+            "sources": manifest.get("sources", []),
+            "files": manifest.get("files"),
+            "created_at": manifest.get("created_at"),
+            "code_version": manifest.get("code_version"),
+            "ledger_digest": digest,
+            "ledger_matches_tag": digest == tags.get("ledger_digest"),
+        },
+        "counts": ledgers.counts(ledger),
+        "validation": validation_summary(url, stats.get("validation", {})),
+        "training": {
+            "params": dict(sorted(run.data.params.items())),
+            "metrics": {
+                k: v for k, v in sorted(run.data.metrics.items()) if k.startswith("eval_") or k == "parameters"
+            },
+        },
+    }
+    if documents:
+        kept = ledger.filter(pl.col("status") == "kept").sort("source_uri", "doc_id")
+        result["documents"] = kept.select("doc_id", "source_uri", "raw_sha256").to_dicts()
+    return result
+
+
+def _url_digest(url: str) -> str:
+    h = hashlib.sha256()
+    with fsspec.open(url, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# Documents --------------------------------------------------------------------------------------
+def document_filter(ref: str) -> tuple[pl.Expr, str]:
+    """How a PATH, SHA256 or DOC_ID is looked up in a ledger, and what it was taken to be."""
+    path = Path(ref).expanduser()
+    if path.exists():
+        if path.is_dir():
+            raise LineageError(f"{ref} is a folder; name one document (a file, its sha256 or its doc_id)")
+        uri = fsspec.core.url_to_fs(str(path.resolve()))[0].unstrip_protocol(str(path.resolve()))
+        return (pl.col("source_uri") == uri) | pl.col("source_uri").str.starts_with(uri + "#"), "path"
+    if re.fullmatch(r"[0-9a-fA-F]{64}", ref):
+        return pl.col("raw_sha256") == ref.lower(), "sha256"
+    if re.fullmatch(r"[0-9a-fA-F]{16}", ref):
+        return pl.col("doc_id") == ref.lower(), "doc_id"
+    if "://" in ref:
+        return (pl.col("source_uri") == ref) | pl.col("source_uri").str.starts_with(ref + "#"), "uri"
+    raise LineageError(f"{ref!r} is not an existing file, a sha256 (64 hex digits) or a doc_id (16 hex digits)")
+
+
+def complete_datasets(ws: Workspace) -> list[str]:
+    """Dataset versions with a manifest (finished), oldest first."""
+    manifests = ws.fs.glob(f"{ws.path('datasets')}/*/manifest.json")
+    found = [(ws.read_json(m).get("created_at", ""), m.rsplit("/", 2)[-2]) for m in manifests]
+    return [dataset_id for _, dataset_id in sorted(found)]
+
+
+def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
+    """Every dataset version that saw the document, what became of it there, and the models it reached."""
+    match, matched_by = document_filter(ref)
+    if matched_by == "path":
+        sha = hashlib.sha256(Path(ref).read_bytes()).hexdigest()
+    appearances: list[dict[str, Any]] = []
+    for dataset_id in complete_datasets(ws):
+        ledger = ledgers_of(ws, dataset_id)
+        rows = ledger.filter(match)
+        if matched_by == "path" and rows.is_empty():
+            rows = ledger.filter(pl.col("raw_sha256") == sha)  # moved or renamed since: find it by content
+        for row in rows.to_dicts():
+            entry = {"dataset_id": dataset_id, **{k: row[k] for k in ("doc_id", "source_uri", "raw_sha256")}}
+            entry |= {k: row[k] for k in ("status", "stage", "reason", "detail")}
+            if row["reason"] in DUPLICATE_REASONS and row["detail"]:
+                survivor = ledger.filter(pl.col("doc_id") == row["detail"])
+                entry["duplicate_of"] = {
+                    "doc_id": row["detail"],
+                    "source_uri": survivor["source_uri"][0] if survivor.height else None,
+                }
+            appearances.append(entry)
+    if not appearances:
+        raise LineageError(f"{ref}: no dataset version in {ws.display(ws.path('datasets'))} holds this document")
+    kept_in = {a["dataset_id"] for a in appearances if a["status"] == "kept"}
+    client = MlflowClient()
+    versions = []
+    for mv in all_model_versions():
+        if mv.tags.get("dataset_id") in kept_in:
+            aliases = client.get_model_version(mv.name, mv.version).aliases  # search results omit aliases
+            versions.append(
+                {"name": mv.name, "version": str(mv.version), "dataset_id": mv.tags["dataset_id"], "aliases": aliases}
+            )
+    versions.sort(key=lambda v: (v["name"], int(v["version"])))
+    return {"query": ref, "matched_by": matched_by, "datasets": appearances, "model_versions": versions}
+
+
+def ledgers_of(ws: Workspace, dataset_id: str) -> pl.DataFrame:
+    with ws.fs.open(f"{ws.dataset_dir(dataset_id)}/ledger.parquet", "rb") as f:
+        return pl.read_parquet(f)

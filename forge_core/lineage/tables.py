@@ -1,0 +1,83 @@
+"""`forge lineage` answers as tables a compliance officer can read in a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_model_lineage(r: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(soft_wrap=True)
+    m, d, c = r["model"], r["dataset"], r["counts"]
+    aliases = f" (@{', @'.join(m['aliases'])})" if m["aliases"] else ""
+    console.print(f"[bold]{m['name']} version {m['version']}{aliases}[/bold]  run {m['run_id']}")
+    for key in ("forge_version", "git_commit", "prefect_flow_run_id", "validation_status"):
+        if key in m["tags"]:
+            console.print(f"  {key}: {m['tags'][key]}")
+    verified = "matches the model's tag" if d["ledger_matches_tag"] else "DOES NOT match the model's tag"
+    console.print(f"[bold]dataset {d['dataset_id']}[/bold]  {d['path']}  (created {d['created_at']})")
+    console.print(f"  ledger sha256 {d['ledger_digest']}: {verified}")
+    console.print(f"  sources: {', '.join(d['sources'])} ({d['files']} files)")
+
+    counts = Table(title="documents by status and reason")
+    for column in ("status", "stage", "reason", "documents"):
+        counts.add_column(column, justify="right" if column == "documents" else "left")
+    counts.add_row("ingested", "", "", str(c["ingested"]))
+    counts.add_row("kept", "", "", str(c["kept"]), style="green")
+    for where, reasons in c["by_reason"].items():
+        status, _, stage = where.partition(".")
+        for reason, n in reasons.items():
+            counts.add_row(status, stage, reason, str(n))
+    console.print(counts)
+
+    gates = Table(title="validation gates")
+    for column in ("stage", "result", "checks", "failed"):
+        gates.add_column(column)
+    for stage, v in r["validation"].items():
+        result = "skipped" if v["success"] is None else "passed" if v["success"] else "FAILED"
+        gates.add_row(stage, result, str(v.get("checks", "")), ", ".join(v.get("failed", [])))
+    console.print(gates)
+
+    training = Table(title="training")
+    training.add_column("setting or metric")
+    training.add_column("value", justify="right")
+    for key, value in r["training"]["metrics"].items():
+        training.add_row(key, f"{value:.4g}")
+    for key, value in r["training"]["params"].items():
+        training.add_row(key, str(value))
+    console.print(training)
+
+    if "documents" in r:
+        docs = Table(title=f"{len(r['documents'])} kept documents")
+        docs.add_column("doc_id")
+        docs.add_column("source")
+        for row in r["documents"]:
+            docs.add_row(row["doc_id"], row["source_uri"])
+        console.print(docs)
+
+
+def print_doc_lineage(r: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(soft_wrap=True)
+    seen = Table(title=f"{r['query']} (matched by {r['matched_by']}): dataset versions")
+    for column in ("dataset", "doc_id", "status", "stage", "reason", "detail"):
+        seen.add_column(column)
+    for a in r["datasets"]:
+        detail = a["detail"] or ""
+        if dup := a.get("duplicate_of"):
+            detail = f"duplicate of {dup['doc_id']} ({dup['source_uri']})"
+        style = "green" if a["status"] == "kept" else None
+        seen.add_row(
+            a["dataset_id"], a["doc_id"], a["status"], a["stage"] or "", a["reason"] or "", detail, style=style
+        )
+    console.print(seen)
+    if not r["model_versions"]:
+        console.print("model versions trained on it: none")
+        return
+    models = Table(title="model versions trained on a dataset where it was kept")
+    for column in ("model", "version", "aliases", "dataset"):
+        models.add_column(column)
+    for v in r["model_versions"]:
+        models.add_row(v["name"], v["version"], ", ".join(v["aliases"]), v["dataset_id"])
+    console.print(models)
