@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import warnings
+
 import mlflow
 import pandas as pd
+
+# The logged signature is the schema (a `prompt` column in, `text` out, generation params); MLflow
+# would rather read one from type hints and says so on every load.
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
 
 class ForgeLanguageModel(mlflow.pyfunc.PythonModel):

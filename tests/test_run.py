@@ -1,0 +1,158 @@
+"""`forge run` end to end on the demo corpus, then everything an auditor asks of its records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import polars as pl
+import pytest
+import yaml
+from conftest import SAMPLES
+from test_cli import forge
+from typer.testing import CliRunner
+
+from forge_core.cli import app
+from forge_core.io.workspace import Workspace
+from forge_core.lineage.tracking import use_workspace_tracking
+
+CORPUS = SAMPLES / "corpus"
+KEPT = CORPUS / "kb" / "kb_0007_modbus_timeouts.md"
+DUPLICATE, SURVIVOR = CORPUS / "mail" / "it_maintenance_window_copy.eml", CORPUS / "mail" / "it_maintenance_window.eml"
+MODEL = "forge-test"
+QUICK = {  # the demo's pipeline at test size: a small vocabulary, a few steps
+    "tokenize": {"vocab_size": 512},
+    "train": {"max_steps": 12, "eval_every": 6, "batch_size": 4, "warmup_steps": 2},
+    "eval": {"max_batches": 4, "samples": 2, "max_new_tokens": 8},
+    "registry": {"model_name": MODEL},
+    "dask": {"n_workers": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> dict:
+    """One `forge run` from a shell, as a user types it; the tests below read what it recorded."""
+    home = tmp_path_factory.mktemp("run")
+    (home / "quick.yaml").write_text(yaml.safe_dump(QUICK))
+    done = forge("run", str(CORPUS), "--workspace", "ws", "--config", "quick.yaml", "--json", cwd=home)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    use_workspace_tracking(Workspace(str(home / "ws")))
+    return {**result, "home": home, "stdout": done.stdout}
+
+
+def cli(run: dict, *args: str) -> dict:
+    out = CliRunner().invoke(app, [*args, "--workspace", str(run["home"] / "ws"), "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_summary_and_json_name_the_dataset_the_run_and_the_model(run):
+    for key in ("dataset_id", "ledger", "mlflow_run_id", "model_name", "model_version"):
+        assert run[key], key
+    assert (run["model_name"], run["model_version"]) == (MODEL, "1")
+    assert run["counts"]["ingested"] == run["counts"]["kept"] + run["counts"]["dropped"] + run["counts"]["quarantined"]
+    assert f"registered: {MODEL} version 1" in run["stdout"] and "bits per byte" in run["stdout"]
+    assert not (run["home"] / "mlruns").exists()  # MLflow wrote inside the workspace, not into the cwd
+    assert (run["home"] / "ws" / "mlflow" / "mlflow.db").is_file()
+
+
+def test_registered_candidate_loads_as_pyfunc_and_generates_text(run):
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@candidate")
+    out = model.predict(pd.DataFrame({"prompt": ["The pump", "Dear team"]}), params={"max_new_tokens": 12})
+    assert list(out.columns) == ["text"] and len(out) == 2
+    assert all(isinstance(t, str) for t in out["text"]) and "".join(out["text"]).strip()
+    greedy = {"max_new_tokens": 12, "temperature": 0.0}
+    prompt = pd.DataFrame({"prompt": ["The pump"]})
+    assert model.predict(prompt, params=greedy).equals(model.predict(prompt, params=greedy))
+
+
+def test_model_is_stored_without_pickle_with_its_tokenizer_and_config(run):
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1"))
+    files = {p.name for p in local.rglob("*") if p.is_file()}
+    assert {"model.safetensors", "tokenizer.json", "config.json", "MLmodel"} <= files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pt", ".ckpt"))]
+    mlmodel = yaml.safe_load((local / "MLmodel").read_text())
+    assert mlmodel["flavors"]["python_function"].get("model_code_path")  # models from code
+    assert mlmodel["signature"]["inputs"] and mlmodel["signature"]["params"]
+
+
+def test_version_tags_and_runs_carry_the_lineage(run):
+    client = mlflow.tracking.MlflowClient()
+    version = client.get_model_version_by_alias(MODEL, "candidate")
+    tags = version.tags
+    ledger_sha = hashlib.sha256(Path(run["ledger"]).read_bytes()).hexdigest()
+    assert tags["dataset_id"] == run["dataset_id"] and tags["ledger_digest"] == ledger_sha
+    assert tags["validation_status"] == "passed" and tags["forge_version"].startswith("0.")
+    assert tags["prefect_flow_run_id"]
+
+    train = client.get_run(version.run_id)
+    assert train.data.tags["mlflow.parentRunId"] == run["mlflow_run_id"]
+    children = client.search_runs([train.info.experiment_id], f"tags.mlflow.parentRunId = '{run['mlflow_run_id']}'")
+    assert {r.info.run_name for r in children} == {"curate", "train"}
+    for child in children:
+        (entry,) = child.inputs.dataset_inputs
+        assert entry.dataset.digest == run["dataset_id"]
+        assert json.loads(entry.dataset.source)["uri"] == run["dataset"]
+    curate = next(r for r in children if r.info.run_name == "curate")
+    logged = {a.path for a in client.list_artifacts(curate.info.run_id, "dataset")}
+    assert {"dataset/ledger.parquet", "dataset/stats.json", "dataset/config.yaml", "dataset/validation"} <= logged
+    assert {a.path for a in client.list_artifacts(version.run_id, "tokenizer")} == {"tokenizer/tokenizer.json"}
+    history = client.get_metric_history(version.run_id, "val_bpb")
+    assert [m.step for m in history][0] == 0 and len(history) >= 3  # untrained, then every eval_every steps
+    assert {"train_loss", "lr", "tokens_per_s", "eval_val_loss", "eval_perplexity", "eval_val_bpb"} <= set(
+        train.data.metrics
+    )
+
+
+def test_lineage_doc_of_a_kept_document_lists_the_model_version(run):
+    answer = cli(run, "lineage", "doc", str(KEPT))
+    (seen,) = answer["datasets"]
+    assert (seen["dataset_id"], seen["status"]) == (run["dataset_id"], "kept")
+    assert {"name": MODEL, "version": "1"} in [{k: v[k] for k in ("name", "version")} for v in answer["model_versions"]]
+    by_id = cli(run, "lineage", "doc", seen["doc_id"])
+    by_sha = cli(run, "lineage", "doc", hashlib.sha256(KEPT.read_bytes()).hexdigest())
+    assert by_id["datasets"] == by_sha["datasets"] == answer["datasets"]
+
+
+def test_lineage_doc_of_a_planted_duplicate_names_its_survivor_and_no_model(run):
+    answer = cli(run, "lineage", "doc", str(DUPLICATE))
+    (seen,) = answer["datasets"]
+    assert (seen["status"], seen["reason"]) == ("dropped", "exact_duplicate")
+    assert seen["duplicate_of"]["source_uri"] == "file://" + str(SURVIVOR.resolve())
+    assert answer["model_versions"] == []
+
+
+def test_lineage_model_counts_match_the_ledger(run):
+    answer = cli(run, "lineage", "model", f"{MODEL}:1", "--documents")
+    ledger = pl.read_parquet(run["ledger"])
+    assert answer["dataset"]["dataset_id"] == run["dataset_id"] and answer["dataset"]["ledger_matches_tag"]
+    counts = answer["counts"]
+    for status in ("kept", "dropped", "quarantined"):
+        assert counts[status] == ledger.filter(pl.col("status") == status).height
+    for reason, n in ledger.filter(pl.col("status") != "kept").group_by("reason").len().iter_rows():
+        assert sum(r.get(reason, 0) for r in counts["by_reason"].values()) == n
+    kept = ledger.filter(pl.col("status") == "kept")
+    assert sorted(d["doc_id"] for d in answer["documents"]) == sorted(kept["doc_id"])
+    assert all(v["success"] for v in answer["validation"].values())
+    assert answer["training"]["params"]["train/max_steps"] == "12"
+    assert answer["training"]["metrics"]["eval_val_bpb"] == pytest.approx(run["val_bpb"], abs=1e-3)
+
+
+def test_lineage_of_unknown_things_fails_with_a_clear_message(run):
+    runner, ws = CliRunner(), str(run["home"] / "ws")
+    missing = runner.invoke(app, ["lineage", "model", "no-such-model", "--workspace", ws])
+    assert missing.exit_code == 1 and "no registered model named 'no-such-model'" in missing.output
+    unknown = runner.invoke(app, ["lineage", "doc", "0123456789abcdef", "--workspace", ws])
+    assert unknown.exit_code == 1 and "0123456789abcdef: no dataset version" in unknown.output
+
+
+def test_forge_generate_prints_a_continuation(run):
+    out = CliRunner().invoke(
+        app, ["generate", f"{MODEL}@candidate", "Pump", "--workspace", str(run["home"] / "ws"), "--max-new-tokens", "5"]
+    )
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("Pump") and len(out.output.strip()) > len("Pump")
