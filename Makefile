@@ -20,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/forge curate data_samples/corpus --workspace $(WORKSPACE)
+	$(BIN)/forge run data_samples/corpus --workspace $(WORKSPACE)
 
 test: install
 	$(BIN)/python -m pytest

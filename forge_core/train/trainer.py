@@ -46,6 +46,11 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> GPTConfig:
     return preset(cfg.preset, vocab_size=64 * -(-vocab_size // 64), **overrides)
 
 
+def epochs_for(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Enough passes over the data for max_steps (a small corpus is seen many times); max_steps stops it."""
+    return max(1, -(-cfg.max_steps * cfg.grad_accum // max(batches_per_epoch, 1)))
+
+
 @dataclass
 class TrainResult:
     model_config: dict[str, Any]
@@ -88,7 +93,7 @@ def train_model(
         devices=1,
         precision=precision,
         max_steps=t.max_steps,
-        max_epochs=-1,
+        max_epochs=epochs_for(t, len(data.train_dataloader())),
         accumulate_grad_batches=t.grad_accum,
         gradient_clip_val=t.grad_clip or None,
         val_check_interval=t.eval_every * t.grad_accum,  # counted in micro-batches
