@@ -1,0 +1,353 @@
+"""`forge ui`: the Prefect UI and the MLflow UI on loopback, over the stores a workspace's runs wrote.
+
+Both servers run as child processes (`prefect server start`, `mlflow server`), so forge_core still
+imports no Prefect. Each child gets its own session: `mlflow server` forks uvicorn and Prefect may
+fork workers, and one signal to the process group stops all of them, leaving nothing behind. Their
+output goes to log files under <workspace>/logs/ui/, and the terminal shows only the URLs.
+
+The servers see the same stores `forge curate` used, by the same rules (forge_core/cli.py
+use_workspace_stores, forge_core/lineage/tracking.py): the workspace's Prefect home and MLflow
+SQLite store by default; a PREFECT_API_URL or an http(s) MLFLOW_TRACKING_URI in the environment
+means the runs are on that server, whose own UI is the one to open, so none is started for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from forge_core.airgap import TELEMETRY_OFF, is_loopback
+from forge_core.io.workspace import Workspace
+from forge_core.lineage.tracking import TrackingError, artifact_root, tracking_uri
+
+# Prefect's server migrates its database and builds its UI before it answers: over 20 s on a loaded
+# 2-core machine, and both servers start at once.
+STARTUP_TIMEOUT_S = 180.0
+# How long a server gets to finish requests and close its database after SIGTERM before SIGKILL.
+STOP_GRACE_S = 15.0
+LOG_TAIL_LINES = 30
+
+
+class ServiceError(RuntimeError):
+    """A UI server cannot start or stopped on its own; the message says which, why, and what to do."""
+
+
+@dataclass
+class Service:
+    """One server: how to start it, where it answers, and the process once started."""
+
+    name: str
+    port: int
+    port_option: str  # the `forge ui` option that moves it, for the port-in-use message
+    url: str
+    health_url: str
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+
+def serve(ws: Workspace, prefect_port: int = 4200, mlflow_port: int = 5000, host: str = "127.0.0.1") -> int:
+    """Serve the Prefect UI and the MLflow UI on `host` (loopback only) until Ctrl-C or SIGTERM.
+
+    Returns 0 after a requested stop. Raises ServiceError when a server cannot start (a port taken,
+    an executable missing, no answer within STARTUP_TIMEOUT_S) or dies on its own, with the tail of
+    its log; every process started is stopped first, in all cases.
+
+    With PREFECT_API_URL set, `forge curate` sends its runs to that server, so its UI is the one
+    that shows them: no Prefect server is started over the workspace's (then unused) home.
+    Likewise with an http(s) MLFLOW_TRACKING_URI; any other MLFLOW_TRACKING_URI (a database) is
+    served, since that is where the runs are.
+    """
+    if not host or not is_loopback(host):
+        raise ServiceError(
+            f"host {host!r} is not a loopback address; the UIs serve a workspace's data without "
+            "authentication, so they bind only to 127.0.0.1 (or ::1, localhost)"
+        )
+    if prefect_port == mlflow_port:
+        raise ServiceError(f"--prefect-port and --mlflow-port are both {prefect_port}; give them different ports")
+
+    logs = log_dir(ws)
+    candidates = (prefect_service(ws, host, prefect_port, logs), mlflow_service(ws, host, mlflow_port, logs))
+    to_start = [s for s in candidates if s is not None]
+    if not to_start:
+        return 0
+    for service in to_start:
+        ensure_port_free(host, service)
+
+    stop = StopRequest()
+    previous = stop.install()
+    try:
+        for service in to_start:
+            start(service)
+        if not wait_until_up(to_start, stop):
+            return 0
+        print_urls(to_start)
+        while not stop.requested:
+            for service in to_start:
+                if service.process is not None and service.process.poll() is not None:
+                    raise ServiceError(
+                        f"the {service.name} server stopped on its own "
+                        f"(exit code {service.process.returncode}), so forge ui stopped.\n" + log_tail(service)
+                    )
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:  # only when the handlers could not be installed (not the main thread)
+        return 0
+    finally:
+        terminate(to_start)
+        stop.restore(previous)
+
+
+# What to start ------------------------------------------------------------------------------
+
+
+def prefect_service(ws: Workspace, host: str, port: int, logs: Path) -> Service | None:
+    """The Prefect server over the Prefect home `forge curate` used, or None when runs go elsewhere."""
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url:
+        ui_url = api_url.rstrip("/").removesuffix("/api")
+        print(f"Prefect:  runs go to the server at {api_url} (PREFECT_API_URL); open its UI at {ui_url}", flush=True)
+        return None
+    env = child_env()
+    # The same rule as use_workspace_stores in forge_core/cli.py: a PREFECT_HOME the user set wins,
+    # and a workspace that is not a local folder cannot hold Prefect's SQLite database.
+    if ws.is_local:
+        env.setdefault("PREFECT_HOME", ws.prefect_home())
+    url = f"http://{url_host(host)}:{port}"
+    command = [
+        executable("prefect"),
+        "server",
+        "start",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--analytics-off",
+        # Not interactive: otherwise `prefect server start` may offer to switch the profile.
+        "--no-prompt",
+    ]
+    return Service("Prefect", port, "--prefect-port", url, f"{url}/api/health", command, env, logs / "prefect.log")
+
+
+def mlflow_service(ws: Workspace, host: str, port: int, logs: Path) -> Service | None:
+    """The MLflow server over the tracking store `forge` writes to, or None when that is a server."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if configured.startswith(("http://", "https://", "databricks")):
+        print(f"MLflow:   runs go to the server at {configured} (MLFLOW_TRACKING_URI); open its UI there", flush=True)
+        return None
+    try:
+        store = tracking_uri(ws)
+    except TrackingError as e:
+        raise ServiceError(str(e)) from e
+    env = child_env()
+    # MLflow's job execution (GenAI judges, prompt optimisation) is not used by Forge; it forks a
+    # Huey consumer, starts jobs in sessions of their own, which a stop of the process group would
+    # not reach, and leaves a folder in /dev/shm per start. A user can still switch it on.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    url = f"http://{url_host(host)}:{port}"
+    command = [
+        executable("mlflow"),
+        "server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        store,
+        # MLflow defaults to 4 uvicorn workers: 4 processes over one SQLite file on a 2-core machine.
+        "--workers",
+        "1",
+    ]
+    root = artifact_root(ws)
+    if root:
+        # Experiments created in the UI keep their artifacts with the workspace, and artifacts
+        # uploaded through the server (mlflow-artifacts:/) land there too, not in ./mlartifacts.
+        command += ["--default-artifact-root", root, "--artifacts-destination", root]
+    return Service("MLflow", port, "--mlflow-port", url, f"{url}/health", command, env, logs / "mlflow.log")
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment with telemetry forced off, stated here rather than relied upon.
+
+    Unbuffered, so the log file is current when a server dies and its tail is shown.
+    """
+    return {**os.environ, **TELEMETRY_OFF, "PYTHONUNBUFFERED": "1"}
+
+
+def executable(name: str) -> str:
+    """The console script installed with Forge's Python, so the servers match the pinned versions."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise ServiceError(f"{path} not found: `{name}` is installed with Forge's dependencies (run `make install`)")
+    return str(path)
+
+
+def log_dir(ws: Workspace) -> Path:
+    """<workspace>/logs/ui, or a local temporary folder when the workspace is not a local folder."""
+    folder = Path(ws.path("logs", "ui")) if ws.is_local else Path(tempfile.gettempdir(), "forge-ui-logs")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# Starting and stopping ----------------------------------------------------------------------
+
+
+def ensure_port_free(host: str, service: Service) -> None:
+    """Refuse a taken port up front: the server would otherwise fail only after seconds of start-up."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, service.port, type=socket.SOCK_STREAM)[0]
+    try:
+        # SO_REUSEADDR, as uvicorn sets it: a port left in TIME_WAIT by a previous run is free.
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        raise ServiceError(
+            f"port {service.port} on {host} is already in use ({e.strerror}), so the {service.name} UI cannot "
+            f"start there; stop what holds it or choose another port with {service.port_option}"
+        ) from e
+
+
+def start(service: Service) -> None:
+    service.log_file = open(service.log, "wb")  # noqa: SIM115  (closed in terminate)
+    service.process = subprocess.Popen(
+        service.command,
+        env=service.env,
+        stdin=subprocess.DEVNULL,
+        stdout=service.log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the terminal's Ctrl-C comes to us, not to it
+    )
+
+
+def wait_until_up(services: list[Service], stop: StopRequest) -> bool:
+    """Wait until every server answers HTTP; False when a stop was requested first."""
+    pending = list(services)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while pending:
+        if stop.requested:
+            return False
+        for service in list(pending):
+            assert service.process is not None
+            if service.process.poll() is not None:
+                raise ServiceError(
+                    f"the {service.name} server exited while starting (exit code {service.process.returncode}).\n"
+                    + log_tail(service)
+                )
+            if answers(service.health_url):
+                pending.remove(service)
+        if pending and time.monotonic() > deadline:
+            names = " and ".join(s.name for s in pending) + (" servers" if len(pending) > 1 else " server")
+            raise ServiceError(
+                f"the {names} did not answer within {STARTUP_TIMEOUT_S:.0f} s.\n"
+                + "\n".join(log_tail(s) for s in pending)
+            )
+        if pending:
+            time.sleep(0.5)
+    return True
+
+
+def answers(url: str) -> bool:
+    # No proxy: an HTTP_PROXY in the environment must not carry a loopback health check elsewhere.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def terminate(services: list[Service]) -> None:
+    """SIGTERM each server's process group, SIGKILL what is left after STOP_GRACE_S, reap the leaders."""
+    started = [s for s in services if s.process is not None]
+    for service in started:
+        signal_group(service, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline and any(group_alive(s) for s in started):
+        time.sleep(0.2)
+    for service in started:
+        signal_group(service, signal.SIGKILL)
+        assert service.process is not None
+        service.process.wait()
+    for service in services:
+        if service.log_file is not None:
+            service.log_file.close()
+
+
+def signal_group(service: Service, signum: signal.Signals) -> None:
+    assert service.process is not None
+    # start_new_session: the group id is the leader's pid. ProcessLookupError: the group is gone.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(service.process.pid, signum)
+
+
+def group_alive(service: Service) -> bool:
+    """True while any process of the server's group exists (its reaped leader no longer counts)."""
+    assert service.process is not None
+    service.process.poll()
+    try:
+        os.killpg(service.process.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+class StopRequest:
+    """Ctrl-C and SIGTERM only set a flag here; the loops that wait check it and stop the servers.
+
+    A flag rather than an exception: a KeyboardInterrupt landing inside Popen or a socket call
+    could leave a server started but not recorded, and so not stopped.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def install(self) -> dict[int, object]:
+        previous: dict[int, object] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # ValueError outside the main thread: there Ctrl-C arrives as KeyboardInterrupt instead.
+            with contextlib.suppress(ValueError):
+                previous[signum] = signal.signal(signum, self._handle)
+        return previous
+
+    def restore(self, previous: dict[int, object]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+# Output -------------------------------------------------------------------------------------
+
+
+def print_urls(services: list[Service]) -> None:
+    lines = [f"{s.name + ' UI:':12} {s.url}" for s in services]
+    lines += [f"{s.name + ' log:':12} {s.log}" for s in services]
+    lines.append("Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+def log_tail(service: Service, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = service.log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"(no log at {service.log})"
+    tail = "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty)"
+    return f"last lines of {service.log}:\n{tail}"
