@@ -59,25 +59,22 @@ def print_model_lineage(r: dict[str, Any], console: Console | None = None) -> No
 
 
 def print_doc_lineage(r: dict[str, Any], console: Console | None = None) -> None:
+    """One block per dataset version (full ids and URIs do not fit a table in 80 columns)."""
     console = console or Console(soft_wrap=True)
-    seen = Table(title=f"{r['query']} (matched by {r['matched_by']}): dataset versions")
-    for column in ("dataset", "doc_id", "status", "stage", "reason", "detail"):
-        seen.add_column(column)
+    console.print(f"[bold]{r['query']}[/bold] (matched by {r['matched_by']})")
     for a in r["datasets"]:
-        detail = a["detail"] or ""
+        status = f"[green]{a['status']}[/green]" if a["status"] == "kept" else a["status"]
+        why = f" at {a['stage']}: {a['reason']}" if a["status"] != "kept" else ""
+        console.print(f"dataset {a['dataset_id']}: {status}{why}")
+        console.print(f"  doc_id {a['doc_id']}  {a['source_uri']}")
         if dup := a.get("duplicate_of"):
-            detail = f"duplicate of {dup['doc_id']} ({dup['source_uri']})"
-        style = "green" if a["status"] == "kept" else None
-        seen.add_row(
-            a["dataset_id"], a["doc_id"], a["status"], a["stage"] or "", a["reason"] or "", detail, style=style
-        )
-    console.print(seen)
+            console.print(f"  duplicate of {dup['doc_id']}  {dup['source_uri']}")
+        elif a["detail"]:
+            console.print(f"  {a['detail']}")
     if not r["model_versions"]:
         console.print("model versions trained on it: none")
         return
-    models = Table(title="model versions trained on a dataset where it was kept")
-    for column in ("model", "version", "aliases", "dataset"):
-        models.add_column(column)
+    console.print("model versions trained on a dataset where it was kept:")
     for v in r["model_versions"]:
-        models.add_row(v["name"], v["version"], ", ".join(v["aliases"]), v["dataset_id"])
-    console.print(models)
+        aliases = f" (@{', @'.join(v['aliases'])})" if v["aliases"] else ""
+        console.print(f"  {v['name']} version {v['version']}{aliases}  dataset {v['dataset_id']}")
