@@ -81,7 +81,7 @@ def init(
     if path.exists() and not force:
         fail(f"{path} exists; use --force to overwrite it")
     path.write_text(default_config_yaml(), encoding="utf-8")
-    typer.echo(f"wrote {path}; edit it, then: forge curate SOURCE... --config {path}")
+    typer.echo(f"wrote {path}; edit it, then: forge run SOURCE... --config {path}")
 
 
 @app.command()

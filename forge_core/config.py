@@ -255,7 +255,7 @@ def default_config_yaml() -> str:
     """A commented YAML file holding every key with its default, generated from the models."""
     out = [
         "# Forge configuration. Every key is optional; shown here with its default.",
-        "# Use it with: forge curate SOURCE... --config forge.yaml",
+        "# Use it with: forge run SOURCE... --config forge.yaml (or forge curate, which stops at the dataset)",
     ]
     _emit(ForgeConfig, ForgeConfig(), 0, out)
     return "\n".join(out) + "\n"

@@ -3,9 +3,8 @@ load time, instead of unpickling an object). Input: a column `prompt`; output: a
 
 from __future__ import annotations
 
-from typing import Any
-
 import warnings
+from typing import Any
 
 import mlflow
 import pandas as pd
