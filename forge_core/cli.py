@@ -226,8 +226,6 @@ def generate(
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Load a registered model version from MLflow and print its continuation of PROMPT."""
-    import warnings
-
     import mlflow
     import pandas as pd
 
@@ -238,7 +236,6 @@ def generate(
         mv = resolve_model(ref)
     except LineageError as e:
         fail(str(e))
-    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")  # the signature is logged
     model = mlflow.pyfunc.load_model(f"models:/{mv.name}/{mv.version}")
     params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "seed": seed}
     out = model.predict(pd.DataFrame({"prompt": [prompt]}), params=params)
