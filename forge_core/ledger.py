@@ -11,7 +11,7 @@ import polars as pl
 
 from forge_core.io.shards import read_shards, write_shard
 from forge_core.io.workspace import Workspace
-from forge_core.schema import LEDGER, LEDGER_PART, STATUSES
+from forge_core.schema import ANNOTATION_COLUMNS, LEDGER, LEDGER_PART, STATUSES
 
 LEDGER_PART_COLUMNS = [f.name for f in LEDGER_PART]
 
@@ -25,19 +25,40 @@ def kept_rows(kept: pl.DataFrame, stage: str) -> pl.DataFrame:
         "doc_id", "source_uri", "raw_sha256", "bytes",
         status=pl.lit("kept"), stage=pl.lit(stage),
         reason=pl.lit(None, dtype=pl.String), detail=pl.lit(None, dtype=pl.String),
+        parent_doc_id="parent_doc_id", **{c: c for c in ANNOTATION_COLUMNS},
     )  # fmt: skip
 
 
+def annotate(ledger: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFrame:
+    """Fill language and PII counts from the cleaned shards into rows dropped after cleaning (dedup)."""
+    if annotations.is_empty():
+        return ledger
+    filled = ledger.join(annotations, on="doc_id", how="left", suffix="_cleaned")
+    carried = [c for c in annotations.columns if c != "doc_id"]
+    return filled.with_columns(pl.coalesce(c, f"{c}_cleaned").alias(c) for c in carried).select(ledger.columns)
+
+
 def assemble(
-    ws: Workspace, part_paths: list[str], kept_paths: list[str], kept_stage: str, dataset_id: str, expected: int
+    ws: Workspace,
+    part_paths: list[str],
+    kept_paths: list[str],
+    kept_stage: str,
+    dataset_id: str,
+    expected: int,
+    cleaned_paths: list[str] | None = None,
 ) -> pl.DataFrame:
     """The whole ledger from the stages' parts and the kept shards, checked against `expected`.
 
     expected: the number of documents ingestion produced plus the number it quarantined.
+    cleaned_paths: the cleaned shards, whose annotations fill rows dropped after cleaning.
     """
     parts = read_shards(ws, part_paths, columns=LEDGER_PART_COLUMNS)
-    kept = kept_rows(read_shards(ws, kept_paths, columns=["doc_id", "source_uri", "raw_sha256", "bytes"]), kept_stage)
+    columns = ["doc_id", "source_uri", "raw_sha256", "bytes", "parent_doc_id", *ANNOTATION_COLUMNS]
+    kept = kept_rows(read_shards(ws, kept_paths, columns=columns), kept_stage)
     ledger = pl.concat([parts, kept], how="vertical_relaxed").select(LEDGER_PART_COLUMNS)
+    if cleaned_paths:
+        carried = ["doc_id", "parent_doc_id", *ANNOTATION_COLUMNS]
+        ledger = annotate(ledger, read_shards(ws, cleaned_paths, columns=carried))
     ledger = ledger.with_columns(dataset_id=pl.lit(dataset_id)).select(LEDGER.names).sort("source_uri", "doc_id")
     check_invariant(ledger, expected)
     return ledger

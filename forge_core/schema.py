@@ -17,10 +17,17 @@ PROVENANCE = [
     pa.field("raw_sha256", pa.string(), nullable=False),  # sha256 of the source file's bytes
     pa.field("bytes", pa.int64(), nullable=False),  # file size, or a record's UTF-8 text size
     pa.field("format", pa.string(), nullable=False),
+    pa.field("parent_doc_id", pa.string()),  # for an e-mail attachment: the e-mail's doc_id
 ]
 
 INGESTED = pa.schema([*PROVENANCE, pa.field("text", pa.large_string(), nullable=False)])
-CLEANED = pa.schema([*INGESTED, pa.field("n_words", pa.int64(), nullable=False)])
+# What cleaning learned about a document, carried into the ledger for every document that got that far.
+ANNOTATIONS = [
+    pa.field("language", pa.string()),  # ISO 639-1 code from language identification
+    pa.field("language_score", pa.float64()),  # its probability
+    pa.field("pii", pa.string()),  # JSON {type: count} of the PII found, whatever was done with it
+]
+CLEANED = pa.schema([*INGESTED, pa.field("n_words", pa.int64(), nullable=False), *ANNOTATIONS])
 DEDUPLICATED = pa.schema([*CLEANED, pa.field("text_hash", pa.string(), nullable=False)])
 
 STAGE_SCHEMAS = {"ingested": INGESTED, "cleaned": CLEANED, "deduplicated": DEDUPLICATED}
@@ -38,8 +45,11 @@ LEDGER = pa.schema(
         pa.field("stage", pa.string(), nullable=False),  # the stage that decided the status
         pa.field("reason", pa.string()),  # snake_case, e.g. near_duplicate; null when kept
         pa.field("detail", pa.string()),  # e.g. the survivor's doc_id, or the error text
+        pa.field("parent_doc_id", pa.string()),  # an attachment's e-mail
+        *ANNOTATIONS,  # null for documents that did not reach language id / PII redaction
     ]
 )
+ANNOTATION_COLUMNS = [f.name for f in ANNOTATIONS]
 
 # Ledger rows before the dataset_id is known (written per shard by each stage).
 LEDGER_PART = pa.schema([f for f in LEDGER if f.name != "dataset_id"])

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from forge_core.schema import LEDGER_PART
+from forge_core.schema import ANNOTATION_COLUMNS, LEDGER_PART
 
 LEDGER_COLUMNS = [f.name for f in LEDGER_PART]
+LEDGER_DTYPES = dict(pl.from_arrow(LEDGER_PART.empty_table()).schema)
 
 
 @dataclass
@@ -31,6 +32,10 @@ Step = Callable[[pl.DataFrame], StepResult]
 def drops(docs: pl.DataFrame, reason: str, detail: str | pl.Expr | None = None) -> pl.DataFrame:
     """Ledger rows (status dropped, stage filled in by the runner) for documents a step removes."""
     detail_expr = detail.cast(pl.String) if isinstance(detail, pl.Expr) else pl.lit(detail, dtype=pl.String)
+    carried = {
+        name: pl.col(name) if name in docs.columns else pl.lit(None, dtype=LEDGER_DTYPES[name])
+        for name in ("parent_doc_id", *ANNOTATION_COLUMNS)
+    }
     return docs.select(
         "doc_id",
         "source_uri",
@@ -40,11 +45,12 @@ def drops(docs: pl.DataFrame, reason: str, detail: str | pl.Expr | None = None) 
         stage=pl.lit(None, dtype=pl.String),
         reason=pl.lit(reason),
         detail=detail_expr,
+        **carried,
     )
 
 
 def empty_ledger() -> pl.DataFrame:
-    return pl.DataFrame(schema={f.name: pl.String if f.name != "bytes" else pl.Int64 for f in LEDGER_PART})
+    return pl.DataFrame(schema=LEDGER_DTYPES)
 
 
 @dataclass
@@ -54,13 +60,21 @@ class StageOutput:
     counts: dict[str, int]
 
 
+def _chars(shard: pl.DataFrame) -> int:
+    return int(shard["text"].str.len_chars().sum() or 0) if "text" in shard.columns and shard.height else 0
+
+
 def run_steps(shard: pl.DataFrame, steps: list[tuple[str, Step]], stage: str) -> StageOutput:
     """Apply steps in order; a document dropped by one step is not seen by the next."""
     dropped: list[pl.DataFrame] = []
     counts: dict[str, int] = {}
     for name, step in steps:
+        counts[f"{name}.docs_in"] = counts.get(f"{name}.docs_in", 0) + shard.height
+        counts[f"{name}.chars_in"] = counts.get(f"{name}.chars_in", 0) + _chars(shard)
         result = step(shard)
         shard = result.kept
+        counts[f"{name}.docs_out"] = counts.get(f"{name}.docs_out", 0) + shard.height
+        counts[f"{name}.chars_out"] = counts.get(f"{name}.chars_out", 0) + _chars(shard)
         if result.dropped is not None and result.dropped.height:
             dropped.append(result.dropped)
             for reason, n in result.dropped.group_by("reason").len().iter_rows():

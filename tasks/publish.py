@@ -33,7 +33,8 @@ def publish_dataset(
     expected = ingest["documents_kept"] + sum(n for k, n in ingest["counts"].items() if k.startswith("quarantined."))
     ledger_parts = [r.ledger_path for r in parts["ingest"] + parts["clean"] + parts["plan"]]
     kept = [ws.dataset_shard(dataset_id, r.index) for r in parts["dedup"]]
-    ledger = ledgers.assemble(ws, ledger_parts, kept, "dedup", dataset_id, expected)
+    cleaned = [r.docs_path for r in parts["clean"]]
+    ledger = ledgers.assemble(ws, ledger_parts, kept, "dedup", dataset_id, expected, cleaned_paths=cleaned)
     ledger_path = f"{out}/ledger.parquet"
     ledgers.write_ledger(ws, ledger_path, ledger)
     counts = ledgers.counts(ledger)

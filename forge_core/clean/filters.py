@@ -1,10 +1,10 @@
-"""Quality filters, first version: the minimum length a document needs to teach the model anything."""
+"""Length: the shortest and longest documents worth training on."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from forge_core.config import CleanConfig
+from forge_core.config import LengthConfig
 from forge_core.steps import StepResult, drops
 
 # Chinese and Japanese are written without spaces: counting whitespace-separated tokens would
@@ -18,9 +18,27 @@ def word_count(text: pl.Expr) -> pl.Expr:
     return (text.str.count_matches(SPACED_WORD) + text.str.count_matches(UNSPACED)).cast(pl.Int64)
 
 
-def min_length(shard: pl.DataFrame, cfg: CleanConfig) -> StepResult:
+def length_filter(shard: pl.DataFrame, cfg: LengthConfig) -> StepResult:
     shard = shard.with_columns(n_words=word_count(pl.col("text")))
-    keep = pl.col("n_words") >= cfg.min_words
-    short = shard.filter(~keep)
-    detail = pl.format("{} words < clean.min_words = {}", pl.col("n_words"), pl.lit(cfg.min_words))
-    return StepResult(kept=shard.filter(keep), dropped=drops(short, "too_short", detail))
+    short = pl.col("n_words") < cfg.min_words
+    long = pl.col("n_words") > cfg.max_words
+    dropped = pl.concat(
+        [
+            drops(
+                shard.filter(short),
+                "too_short",
+                pl.format("{} words < clean.length.min_words = {}", pl.col("n_words"), pl.lit(cfg.min_words)),
+            ),
+            drops(
+                shard.filter(long),
+                "too_long",
+                pl.format("{} words > clean.length.max_words = {}", pl.col("n_words"), pl.lit(cfg.max_words)),
+            ),
+        ]
+    )
+    return StepResult(kept=shard.filter(~short & ~long), dropped=dropped)
+
+
+def count_words(shard: pl.DataFrame) -> StepResult:
+    """Recount words after the steps that edit text (C4 removes lines), for stats and the report."""
+    return StepResult(kept=shard.with_columns(n_words=word_count(pl.col("text"))))

@@ -1,0 +1,56 @@
+"""The FineWeb rules (Penedo et al. 2024), vectorized over the shard: too few lines ending in
+punctuation, too many short lines, too many characters in repeated lines, too many newlines per
+word (lists and menus rather than prose)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from forge_core.clean.gopher import WORD, apply_rules
+from forge_core.config import FineWebConfig
+from forge_core.steps import StepResult
+
+TERMINAL = r"[.?!\"'”’)\]]$"
+
+
+def fineweb_filter(shard: pl.DataFrame, cfg: FineWebConfig) -> StepResult:
+    if not cfg.enabled or shard.is_empty():
+        return StepResult(kept=shard)
+    text = pl.col("text")
+    lines = text.str.split("\n").list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
+    m = shard.select(
+        n_lines=lines.list.len(),
+        punct=lines.list.eval(pl.element().str.strip_chars_end().str.contains(TERMINAL)).list.sum(),
+        short=lines.list.eval(pl.element().str.len_chars() <= cfg.short_line_length).list.sum(),
+        dup_chars=lines.list.eval(
+            pl.when(pl.element().is_first_distinct()).then(0).otherwise(pl.element().str.len_chars())
+        ).list.sum(),
+        chars=text.str.replace_all("\n", "").str.len_chars(),
+        newlines=text.str.count_matches("\n"),
+        words=text.str.count_matches(WORD),
+    )
+    n_lines = m["n_lines"].clip(lower_bound=1)
+    rules = [
+        ("fineweb_empty", m["n_lines"] == 0, "no non-empty line"),
+        (
+            "fineweb_line_punctuation",
+            m["punct"] / n_lines < cfg.line_punct_thr,
+            f"share of lines ending in punctuation < {cfg.line_punct_thr}",
+        ),
+        (
+            "fineweb_short_lines",
+            m["short"] / n_lines > cfg.short_line_thr,
+            f"share of lines of <= {cfg.short_line_length} characters > {cfg.short_line_thr}",
+        ),
+        (
+            "fineweb_duplicate_line_chars",
+            m["dup_chars"] / m["chars"].clip(lower_bound=1) > cfg.char_duplicates_ratio,
+            f"share of characters in repeated lines > {cfg.char_duplicates_ratio}",
+        ),
+        (
+            "fineweb_list_like",
+            m["newlines"] / m["words"].clip(lower_bound=1) > cfg.new_line_ratio,
+            f"newlines per word > {cfg.new_line_ratio}",
+        ),
+    ]
+    return apply_rules(shard, rules)

@@ -1,0 +1,62 @@
+"""Language identification with py3langid, whose model ships inside the package (no download).
+
+Every document gets a language code and a probability; an optional allow-list drops the others.
+Only the first thousand characters are read: the language of a document is clear long before
+its end, and the cost of identification grows with length.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from forge_core.config import LanguageConfig
+from forge_core.steps import StepResult, drops
+
+SAMPLE_CHARS = 1000
+
+
+@cache
+def identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def identify(texts: pl.Series) -> tuple[list[str | None], list[float | None]]:
+    ident = identifier()
+    languages: list[str | None] = []
+    scores: list[float | None] = []
+    for text in texts:
+        if not text or not text.strip():
+            languages.append(None)
+            scores.append(None)
+            continue
+        code, score = ident.classify(text[:SAMPLE_CHARS])
+        languages.append(code)
+        scores.append(round(float(score), 4))
+    return languages, scores
+
+
+def identify_language(shard: pl.DataFrame, cfg: LanguageConfig) -> StepResult:
+    if not cfg.enabled:
+        return StepResult(
+            kept=shard.with_columns(language=pl.lit(None, pl.String), language_score=pl.lit(None, pl.Float64))
+        )
+    languages, scores = identify(shard["text"])
+    shard = shard.with_columns(
+        language=pl.Series(languages, dtype=pl.String), language_score=pl.Series(scores, dtype=pl.Float64)
+    )
+    counts = {code: n for code, n in shard.group_by("language").len().iter_rows() if code}
+    if not cfg.allow:
+        return StepResult(kept=shard, counts=counts)
+    keep = pl.col("language").is_in(cfg.allow) & (pl.col("language_score") >= cfg.min_score)
+    detail = pl.format(
+        "{} ({}) not in clean.language.allow = {} with min_score {}",
+        pl.col("language"), pl.col("language_score"), pl.lit(",".join(cfg.allow)), pl.lit(cfg.min_score),
+    )  # fmt: skip
+    out = shard.filter(~keep.fill_null(False))
+    return StepResult(
+        kept=shard.filter(keep.fill_null(False)), dropped=drops(out, "language_not_allowed", detail), counts=counts
+    )
