@@ -206,6 +206,11 @@ class CleanConfig(_Strict):
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     pii: PiiConfig = Field(default_factory=PiiConfig)
     length: LengthConfig = Field(default_factory=LengthConfig)
+    quality_languages: list[str] = Field(
+        default=["en"],
+        description="The Gopher, C4 and FineWeb rules were tuned on English web text; they judge documents "
+        "identified as these languages (empty: every document).",
+    )
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     c4: C4Config = Field(default_factory=C4Config)

@@ -30,10 +30,10 @@ def clean_steps(cfg: CleanConfig) -> list[tuple[str, Step]]:
         ("language", lambda s: identify_language(s, cfg.language)),
         ("pii", lambda s: redact_pii(s, cfg.pii)),
         ("length", lambda s: length_filter(s, cfg.length)),
-        ("gopher_repetition", lambda s: gopher_repetition(s, cfg.gopher_repetition)),
-        ("gopher_quality", lambda s: gopher_quality(s, cfg.gopher_quality)),
-        ("c4", lambda s: c4_filter(s, cfg.c4)),
-        ("fineweb", lambda s: fineweb_filter(s, cfg.fineweb)),
+        ("gopher_repetition", lambda s: gopher_repetition(s, cfg.gopher_repetition, cfg.quality_languages)),
+        ("gopher_quality", lambda s: gopher_quality(s, cfg.gopher_quality, cfg.quality_languages)),
+        ("c4", lambda s: c4_filter(s, cfg.c4, cfg.quality_languages)),
+        ("fineweb", lambda s: fineweb_filter(s, cfg.fineweb, cfg.quality_languages)),
         ("recount", count_words),
     ]
 

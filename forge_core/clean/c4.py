@@ -12,6 +12,7 @@ import re
 
 import polars as pl
 
+from forge_core.clean.gopher import in_scope
 from forge_core.config import C4Config
 from forge_core.steps import StepResult, drops
 
@@ -57,10 +58,11 @@ def c4_document(text: str, cfg: C4Config) -> tuple[str | None, str | None]:
     return "\n".join(kept).strip(), None
 
 
-def c4_filter(shard: pl.DataFrame, cfg: C4Config) -> StepResult:
+def c4_filter(shard: pl.DataFrame, cfg: C4Config, languages: list[str]) -> StepResult:
     if not cfg.enabled or shard.is_empty():
         return StepResult(kept=shard)
-    results = [c4_document(t, cfg) for t in shard["text"]]
+    scope = in_scope(shard, languages)
+    results = [c4_document(t, cfg) if judged else (t, None) for t, judged in zip(shard["text"], scope, strict=True)]
     texts = pl.Series("text", [t for t, _ in results], dtype=pl.String)
     reasons = pl.Series("reason", [r for _, r in results], dtype=pl.String)
     shard = shard.with_columns(text=texts.fill_null(shard["text"]), _reason=reasons)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from forge_core.clean.gopher import WORD, apply_rules
+from forge_core.clean.gopher import WORD, apply_rules, in_scope
 from forge_core.config import FineWebConfig
 from forge_core.steps import StepResult
 
 TERMINAL = r"[.?!\"'”’)\]]$"
 
 
-def fineweb_filter(shard: pl.DataFrame, cfg: FineWebConfig) -> StepResult:
+def fineweb_filter(shard: pl.DataFrame, cfg: FineWebConfig, languages: list[str]) -> StepResult:
     if not cfg.enabled or shard.is_empty():
         return StepResult(kept=shard)
     text = pl.col("text")
@@ -53,4 +53,4 @@ def fineweb_filter(shard: pl.DataFrame, cfg: FineWebConfig) -> StepResult:
             f"newlines per word > {cfg.new_line_ratio}",
         ),
     ]
-    return apply_rules(shard, rules)
+    return apply_rules(shard, rules, in_scope(shard, languages))

@@ -20,7 +20,7 @@ STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 WORD = r"\S*[\p{L}\p{N}]\S*"  # a token with at least one letter or digit: punctuation alone is no word
 
 
-def gopher_quality(shard: pl.DataFrame, cfg: GopherQualityConfig) -> StepResult:
+def gopher_quality(shard: pl.DataFrame, cfg: GopherQualityConfig, languages: list[str]) -> StepResult:
     if not cfg.enabled or shard.is_empty():
         return StepResult(kept=shard)
     text = pl.col("text")
@@ -71,15 +71,27 @@ def gopher_quality(shard: pl.DataFrame, cfg: GopherQualityConfig) -> StepResult:
             f"English stop words < {cfg.min_stop_words}",
         ),
     ]
-    return apply_rules(shard, rules)
+    return apply_rules(shard, rules, in_scope(shard, languages))
 
 
-def apply_rules(shard: pl.DataFrame, rules: list[tuple[str, pl.Series, str]]) -> StepResult:
-    """Drop each document for the first rule it fails, with that rule's reason."""
+def in_scope(shard: pl.DataFrame, languages: list[str]) -> pl.Series:
+    """Which documents a language-tuned rule may judge: those identified as one of `languages`
+    (every document when the list is empty or language id is off)."""
+    if not languages or "language" not in shard.columns or shard["language"].null_count() == shard.height:
+        return pl.Series([True] * shard.height, dtype=pl.Boolean)
+    return shard["language"].is_in(languages).fill_null(False)
+
+
+def apply_rules(
+    shard: pl.DataFrame, rules: list[tuple[str, pl.Series, str]], scope: pl.Series | None = None
+) -> StepResult:
+    """Drop each document for the first rule it fails, with that rule's reason (only within scope)."""
     reason = pl.Series("reason", [None] * shard.height, dtype=pl.String)
     detail = pl.Series("detail", [None] * shard.height, dtype=pl.String)
     for name, fails, why in rules:
         hit = fails.fill_null(False) & reason.is_null()
+        if scope is not None:
+            hit = hit & scope
         reason = pl.select(pl.when(hit).then(pl.lit(name)).otherwise(reason)).to_series()
         detail = pl.select(pl.when(hit).then(pl.lit(why)).otherwise(detail)).to_series()
     failed = reason.is_not_null()
@@ -167,9 +179,13 @@ def repetition_reason(text: str, cfg: GopherRepetitionConfig) -> str | None:
     return None
 
 
-def gopher_repetition(shard: pl.DataFrame, cfg: GopherRepetitionConfig) -> StepResult:
+def gopher_repetition(shard: pl.DataFrame, cfg: GopherRepetitionConfig, languages: list[str]) -> StepResult:
     if not cfg.enabled or shard.is_empty():
         return StepResult(kept=shard)
-    reasons = pl.Series([repetition_reason(t, cfg) for t in shard["text"]], dtype=pl.String)
+    scope = in_scope(shard, languages)
+    reasons = pl.Series(
+        [repetition_reason(t, cfg) if judged else None for t, judged in zip(shard["text"], scope, strict=True)],
+        dtype=pl.String,
+    )
     rules = [(r, reasons == r, "see clean.gopher_repetition") for r in reasons.drop_nulls().unique().sort()]
     return apply_rules(shard, rules)
