@@ -149,6 +149,93 @@ def run(
         sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 
+dataset_app = typer.Typer(help="List, inspect and export the dataset versions of a workspace.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+def open_workspace(workspace: str | None, config: Path | None) -> Any:
+    from forge_core.io.workspace import Workspace
+
+    return Workspace(resolve_config(config, workspace).workspace)
+
+
+@dataset_app.command("list")
+def dataset_list(
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+) -> None:
+    """Every dataset version in the workspace, newest first, with its counts and validation status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from forge_core.catalog import list_datasets
+
+    rows = list_datasets(open_workspace(workspace, config))
+    table = Table(title=f"{len(rows)} dataset versions")
+    for column in ("dataset", "created", "kept", "dropped", "quarantined", "validation", "tokenized", "sources"):
+        table.add_column(column, justify="right" if column in ("kept", "dropped", "quarantined") else "left")
+    for r in rows:
+        if not r["complete"]:
+            table.add_row(r["dataset_id"], "unfinished", "", "", "", "", "", "")
+            continue
+        table.add_row(
+            r["dataset_id"], r["created_at"], str(r["kept"]), str(r["dropped"]), str(r["quarantined"]),
+            r["validation"], "yes" if r["tokenized"] else "no", ", ".join(r["sources"]),
+        )  # fmt: skip
+    Console(soft_wrap=True).print(table)
+    if as_json:
+        sys.stdout.write(json.dumps({"datasets": rows}, default=str) + "\n")
+
+
+@dataset_app.command("show")
+def dataset_show(
+    dataset_id: Annotated[str, typer.Argument(metavar="DATASET_ID")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+) -> None:
+    """A dataset version's counts (per step and by reason), languages, PII, validation status and config."""
+    import yaml
+    from rich.console import Console
+
+    from forge_core.catalog import DatasetNotFound, show_dataset
+
+    try:
+        d = show_dataset(open_workspace(workspace, config), dataset_id)
+    except DatasetNotFound as e:
+        fail(str(e))
+    console = Console(soft_wrap=True)
+    console.print(f"[bold]dataset {d['dataset_id']}[/bold]  {d['path']}  (created {d['created_at']})")
+    console.print(f"sources: {', '.join(d['sources'])} ({d['files']} files); code {d['code_version']}")
+    console.print(f"validation: {d['validation']['status']}")
+    print_summary({**d, "counts": d["counts"], "ledger": f"{d['path']}/ledger.parquet", "dataset": d["path"]})
+    if d["report"]:
+        console.print(f"report:  {d['report']}")
+    console.print("config:")
+    console.print(yaml.safe_dump(d["config"], sort_keys=False), markup=False, highlight=False)
+    if as_json:
+        sys.stdout.write(json.dumps(d, default=str) + "\n")
+
+
+@dataset_app.command("export")
+def dataset_export(
+    dataset_id: Annotated[str, typer.Argument(metavar="DATASET_ID")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the kept documents as JSONL (doc_id, source_uri, text, language, ...): the curated corpus,
+    ready for any other training tool."""
+    from forge_core.catalog import DatasetNotFound, export_dataset
+
+    try:
+        n = export_dataset(open_workspace(workspace, config), dataset_id, out)
+    except DatasetNotFound as e:
+        fail(str(e))
+    typer.echo(f"wrote {n} documents of {dataset_id} to {out}")
+
+
 lineage_app = typer.Typer(
     help="Trace a model version back to its documents, or a document forward to every model it reached.",
     no_args_is_help=True,
@@ -280,7 +367,7 @@ def print_summary(result: dict[str, Any]) -> None:
     console.print(table)
     console.print(
         f"{c['ingested']} documents from {result['files']} files: {c['kept']} kept, {c['dropped']} dropped, "
-        f"{c['quarantined']} quarantined in {result.get('seconds', '?')} s"
+        f"{c['quarantined']} quarantined" + (f" in {result['seconds']} s" if "seconds" in result else "")
     )
     console.print(f"ledger:  {result['ledger']}")
     console.print(f"dataset: {result['dataset']}")

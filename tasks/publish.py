@@ -3,15 +3,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import polars as pl
 import yaml
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forge_core import ledger as ledgers
+from forge_core import report
 from forge_core.checkpoint import ShardReport
 from forge_core.config import ForgeConfig
 from forge_core.identity import code_version
+from forge_core.io.shards import read_shards
 from forge_core.io.workspace import Workspace
 
 
@@ -39,8 +42,22 @@ def publish_dataset(
     ledgers.write_ledger(ws, ledger_path, ledger)
     counts = ledgers.counts(ledger)
 
-    stats = {"dataset_id": dataset_id, "counts": counts, "stages": stages, "validation": validation}
+    clean_counts = stages.get("clean", {}).get("counts", {})
+    stats = {
+        "dataset_id": dataset_id,
+        "counts": counts,
+        "steps": report.step_table(clean_counts),
+        "languages": report.language_table(ledger),
+        "pii": report.pii_table(clean_counts),
+        "stages": stages,
+        "validation": validation,
+    }
     ws.write_json(f"{out}/stats.json", stats)
+    kept_words = read_shards(ws, kept, columns=["n_words"])["n_words"] if kept else pl.Series([], dtype=pl.Int64)
+    markdown = report.report_markdown(stats, ledger, kept_words)
+    ws.write_text(f"{out}/report.md", markdown)
+    ws.write_bytes(f"{out}/lengths.png", report.length_histogram(kept_words))
+    create_markdown_artifact(key="dataset-report", markdown=markdown, description=dataset_id)
     ws.write_text(f"{out}/config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     summary = {
         "dataset_id": dataset_id,

@@ -101,8 +101,9 @@ def log_dataset_artifacts(run_id: str, ws: Workspace, dataset_id: str) -> None:
     """The ledger, stats, validation results and config of the dataset version, copied into the run."""
     client = MlflowClient()
     folder = ws.dataset_dir(dataset_id)
-    for name in ("ledger.parquet", "stats.json", "config.yaml", "manifest.json"):
-        client.log_artifact(run_id, f"{folder}/{name}", artifact_path="dataset")
+    for name in ("ledger.parquet", "stats.json", "config.yaml", "manifest.json", "report.md", "lengths.png"):
+        if ws.exists(f"{folder}/{name}"):  # versions made by older code may lack the report
+            client.log_artifact(run_id, f"{folder}/{name}", artifact_path="dataset")
     if ws.exists(f"{folder}/validation"):
         client.log_artifacts(run_id, f"{folder}/validation", artifact_path="dataset/validation")
 
