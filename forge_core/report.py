@@ -22,7 +22,12 @@ def step_table(stage_counts: dict[str, int]) -> list[dict[str, Any]]:
         step, _, measure = key.rpartition(".")
         if measure in ("docs_in", "docs_out", "chars_in", "chars_out") and step:
             steps.setdefault(step, {})[measure] = n
-    return [{"step": name, **values} for name, values in steps.items()]
+    from forge_core.clean import clean_steps
+    from forge_core.config import CleanConfig
+
+    order = [name for name, _ in clean_steps(CleanConfig())]  # stats.json sorts keys; the pipeline does not
+    ranked = sorted(steps, key=lambda s: order.index(s) if s in order else len(order))
+    return [{"step": name, **steps[name]} for name in ranked]
 
 
 def pii_table(stage_counts: dict[str, int]) -> list[dict[str, Any]]:

@@ -7,6 +7,9 @@ from typing import Any
 from prefect.artifacts import create_table_artifact
 
 from forge_core.checkpoint import ShardReport
+from forge_core.report import step_table
+
+STEP_MEASURES = ("docs_in", "docs_out", "chars_in", "chars_out")
 
 
 def stage_summary(stage: str, reports: list[ShardReport], seconds: float) -> dict[str, Any]:
@@ -31,7 +34,10 @@ def publish_stage(summary: dict[str, Any], description: str) -> None:
         {"measure": "documents in" if summary["stage"] != "ingest" else "files in", "value": summary["documents_in"]},
         {"measure": "documents kept", "value": summary["documents_kept"]},
     ]
+    steps = step_table(summary["counts"])
     for key, n in summary["counts"].items():
+        if key.rpartition(".")[2] in STEP_MEASURES:
+            continue  # shown per step below
         status, _, reason = key.partition(".")
         if status in ("dropped", "quarantined") and reason:
             rows.append({"measure": f"{status}: {reason}", "value": n})
@@ -42,3 +48,9 @@ def publish_stage(summary: dict[str, Any], description: str) -> None:
         {"measure": "seconds", "value": summary["seconds"]},
     ]
     create_table_artifact(key=f"{summary['stage']}-counts", table=rows, description=description)
+    if steps:
+        create_table_artifact(
+            key=f"{summary['stage']}-steps",
+            table=[{k: f"{v:,}" if isinstance(v, int) else v for k, v in row.items()} for row in steps],
+            description=f"{summary['stage']}: documents and characters in and out of each step, in order.",
+        )

@@ -27,5 +27,9 @@ def clean_documents(
         jobs.append((ws, ShardReport(STAGE, r.index, ws.cache_dir(STAGE, key)), clean_shard, (r.docs_path, cfg.clean)))
     reports = map_shards(client, run_shard, jobs, desc="clean")
     summary = stage_summary(STAGE, reports, time.perf_counter() - start)
-    publish_stage(summary, "Unicode and whitespace normalized, PII redacted, too-short documents dropped.")
+    publish_stage(
+        summary,
+        "Normalized, language identified, PII redacted, then the length, Gopher, C4 and FineWeb rules; "
+        "drops by reason, PII and languages found.",
+    )
     return reports, summary
