@@ -100,6 +100,7 @@ def test_version_tags_and_runs_carry_the_lineage(run):
     curate = next(r for r in children if r.info.run_name == "curate")
     logged = {a.path for a in client.list_artifacts(curate.info.run_id, "dataset")}
     assert {"dataset/ledger.parquet", "dataset/stats.json", "dataset/config.yaml", "dataset/validation"} <= logged
+    assert {"dataset/report.md", "dataset/lengths.png"} <= logged  # the dataset report, as MLflow artifacts
     assert {a.path for a in client.list_artifacts(version.run_id, "tokenizer")} == {"tokenizer/tokenizer.json"}
     history = client.get_metric_history(version.run_id, "val_bpb")
     assert [m.step for m in history][0] == 0 and len(history) >= 3  # untrained, then every eval_every steps
