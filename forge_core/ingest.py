@@ -3,6 +3,12 @@
 Any failure to read a file, expected (corrupt, wrong type, too large) or not (a reader bug), is
 caught here per file and becomes a quarantined ledger row with the error text: one bad file never
 stops a run and never disappears.
+
+A document's source_uri is the file's URI, with a fragment for what inside the file it is: a row of
+a tabular file (`tickets.csv#row=3`), an e-mail's attachment (`mail.eml#attachment=offer.pdf`), or a
+row of a tabular attachment (`mail.eml#attachment=prices.csv&row=3`). Its doc_id hashes that URI with
+the file's sha256. An attachment's parent_doc_id is the e-mail's doc_id; its format and bytes are the
+attachment's own.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import polars as pl
 from forge_core.checkpoint import ShardReport
 from forge_core.config import IngestConfig
 from forge_core.identity import doc_id
-from forge_core.io.readers import Unreadable, format_of, read_records
+from forge_core.io.readers import Record, Unreadable, format_of, read_records
 from forge_core.io.shards import write_shard
 from forge_core.io.sources import Fingerprint
 from forge_core.io.workspace import Workspace
@@ -22,7 +28,7 @@ from forge_core.schema import INGESTED, LEDGER_PART
 STAGE = "ingest"
 
 
-def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str) -> dict:
+def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str, parent: str | None = None) -> dict:
     return {
         "doc_id": doc_id(uri, sha),
         "source_uri": uri,
@@ -32,7 +38,25 @@ def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str) -> dict
         "stage": STAGE,
         "reason": reason,
         "detail": detail,
+        "parent_doc_id": parent,
     }
+
+
+def record_uri(uri: str, rec: Record) -> str:
+    """The file's URI with a fragment naming the attachment and/or row the record came from."""
+    parts = []
+    if rec.attachment is not None:
+        parts.append(f"attachment={rec.attachment.name}")
+    if rec.row is not None:
+        parts.append(f"row={rec.row}")
+    return f"{uri}#{'&'.join(parts)}" if parts else uri
+
+
+def _size(rec: Record, text: str, file_size: int) -> int:
+    """A row's text size (the file's would count it once per row), else the attachment's or the file's."""
+    if rec.row is not None:
+        return len(text.encode("utf-8"))
+    return rec.attachment.bytes if rec.attachment else file_size
 
 
 def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict]]:
@@ -56,10 +80,14 @@ def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict
     if not records:
         return [], [_quarantine(uri, sha, fp.size, "no_records", f"the {fmt} file holds no records")]
     docs, bad = [], []
+    email_doc_id = doc_id(uri, sha)  # the parent of the records read from the file's attachments
     for rec in records:
-        rec_uri = uri if rec.row is None else f"{uri}#row={rec.row}"
+        rec_uri = record_uri(uri, rec)
+        parent = email_doc_id if rec.attachment else None
         if rec.reason is not None:
-            bad.append(_quarantine(rec_uri, sha, 0, rec.reason, rec.detail or ""))
+            # A bad attachment has its size; a bad row (of a file or of an attachment) has none of its own.
+            size = rec.attachment.bytes if rec.attachment and rec.row is None else 0
+            bad.append(_quarantine(rec_uri, sha, size, rec.reason, rec.detail or "", parent))
             continue
         text = rec.text or ""
         docs.append(
@@ -69,8 +97,9 @@ def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict
                 "source_file": uri,
                 "row": rec.row,
                 "raw_sha256": sha,
-                "bytes": fp.size if rec.row is None else len(text.encode("utf-8")),
-                "format": fmt,
+                "bytes": _size(rec, text, fp.size),
+                "format": rec.attachment.format if rec.attachment else fmt,
+                "parent_doc_id": parent,
                 "text": text,
             }
         )
