@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from documents import docx_bytes, eml_bytes, pdf_bytes, write
-from flow_runs import kept_text, ledger, run_curate, uri
+from flow_runs import WEB_RULES_OFF, kept_text, ledger, run_curate, uri
 
 from forge_core.validate import BUILTIN_SUITES, ValidationFailed
 
@@ -51,7 +51,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def result(corpus, tmp_path_factory) -> dict:
-    return run_curate([corpus], tmp_path_factory.mktemp("ws"))
+    return run_curate([corpus], tmp_path_factory.mktemp("ws"), clean=WEB_RULES_OFF)
 
 
 def test_every_file_and_row_is_accounted_for(result):
@@ -69,10 +69,14 @@ def test_unreadable_inputs_are_quarantined_with_reasons(result, corpus):
     q = {r["source_uri"]: r for r in ledger(result).filter(pl.col("status") == "quarantined").to_dicts()}
     assert q[uri(corpus / "broken.pdf")]["reason"] == "unreadable_pdf"
     assert "truncated" in q[uri(corpus / "broken.pdf")]["detail"]
-    assert q[uri(corpus / "legacy.txt")]["reason"] == "undecodable_text"
     assert q[uri(corpus / "scan.tiff")]["reason"] == "unsupported_format"
     assert q[uri(corpus / "kb.jsonl", 4)]["reason"] == "invalid_json_line"
-    assert len(q) == 4
+    assert len(q) == 3
+
+
+def test_legacy_encodings_are_decoded_not_quarantined(result, corpus):
+    legacy = ledger(result).filter(pl.col("source_uri") == uri(corpus / "legacy.txt")).to_dicts()[0]
+    assert (legacy["status"], legacy["reason"]) == ("dropped", "too_short")  # read as cp1252: four words
 
 
 def test_duplicates_name_their_survivor(result, corpus):
@@ -109,11 +113,11 @@ def test_dataset_version_holds_its_records(result):
 
 def test_same_input_gives_same_dataset_id_and_reuses_work(corpus, result, tmp_path):
     ws = Path(result["dataset"]).parent.parent
-    again = run_curate([corpus], ws)
+    again = run_curate([corpus], ws, clean=WEB_RULES_OFF)
     assert again["dataset_id"] == result["dataset_id"]
     assert again["reused"] is True
     # a fresh workspace computes the same id from scratch
-    fresh = run_curate([corpus], tmp_path / "fresh")
+    fresh = run_curate([corpus], tmp_path / "fresh", clean=WEB_RULES_OFF)
     assert fresh["dataset_id"] == result["dataset_id"]
     assert fresh["counts"] == result["counts"]
 
@@ -127,16 +131,16 @@ def test_crash_leftovers_are_reused_or_redone(corpus, result, tmp_path):
     (dataset / "ledger.parquet").unlink()
     for half_written in (ws / "cache" / "clean").iterdir():
         (half_written / "report.json").unlink()  # as if the clean stage died mid-shard
-    again = run_curate([corpus], ws)
+    again = run_curate([corpus], ws, clean=WEB_RULES_OFF)
     assert again["dataset_id"] == result["dataset_id"]
     assert again["counts"] == result["counts"]
     assert ledger(again).sort("doc_id").equals(ledger(result).sort("doc_id"))
 
 
 def test_changed_config_gives_a_new_dataset_id(corpus, result, tmp_path):
-    other = run_curate([corpus], tmp_path, clean={"min_words": 1})
+    other = run_curate([corpus], tmp_path, clean={**WEB_RULES_OFF, "length": {"min_words": 1}})
     assert other["dataset_id"] != result["dataset_id"]
-    assert other["counts"]["kept"] == result["counts"]["kept"] + 1  # "too short" now passes
+    assert other["counts"]["kept"] == result["counts"]["kept"] + 2  # "too short" and the legacy note now pass
 
 
 def test_failing_expectation_stops_the_flow_with_a_clear_message(corpus, tmp_path):
@@ -148,7 +152,7 @@ def test_failing_expectation_stops_the_flow_with_a_clear_message(corpus, tmp_pat
     )
     (suites / "cleaned.json").write_text(json.dumps(cleaned))
     with pytest.raises(ValidationFailed) as err:
-        run_curate([corpus], tmp_path / "ws", validation={"suites_dir": str(suites)})
+        run_curate([corpus], tmp_path / "ws", clean=WEB_RULES_OFF, validation={"suites_dir": str(suites)})
     message = str(err.value)
     assert "stage 'cleaned'" in message
     assert "expect_column_value_lengths_to_be_between(column='text', max_value=200)" in message
@@ -206,7 +210,8 @@ def test_existing_dask_cluster_gives_the_same_ledger(corpus, result, tmp_path):
             client.wait_for_workers(2, timeout=120)
         from flows.curate import curate
 
-        remote = curate(sources=[str(corpus)], config={"workspace": str(tmp_path), "dask": {"address": address}})
+        config = {"workspace": str(tmp_path), "dask": {"address": address}, "clean": WEB_RULES_OFF}
+        remote = curate(sources=[str(corpus)], config=config)
     finally:
         for p in reversed(procs):
             p.terminate()

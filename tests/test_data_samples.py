@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import SAMPLES
-from flow_runs import kept_text, ledger, run_curate, uri
+from flow_runs import WEB_RULES_OFF, kept_text, ledger, run_curate, uri
 
 CORPUS = SAMPLES / "corpus"
 
@@ -52,10 +52,8 @@ def rows(result) -> dict[str, dict]:
     return {r["source_uri"]: r for r in ledger(result).to_dicts()}
 
 
-# The web-text quality rules (Gopher, C4, FineWeb) drop many short tickets and e-mails with their
-# recipes' defaults; the duplicate tables are about deduplication, so they are checked on a run
-# without those rules, where every planted pair reaches the dedup stage.
-WEB_RULES_OFF = {name: {"enabled": False} for name in ("gopher_repetition", "gopher_quality", "c4", "fineweb")}
+# The duplicate tables are about deduplication: they are checked on a run without the web-text
+# rules, which drop many short tickets and e-mails before dedup sees them.
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +130,10 @@ def test_other_languages_are_identified_and_kept_by_default(rows):
 
 def test_every_document_that_reached_cleaning_has_a_language_and_pii_counts(rows):
     cleaned = [r for r in rows.values() if r["status"] == "kept" or r["stage"] in ("clean", "dedup")]
-    assert cleaned and all(r["language"] and r["language_score"] is not None for r in cleaned)
+    empty = {doc_uri(p) for p in ("misc/empty.txt", "misc/whitespace_only.txt", "wiki/sitemap.html")}  # no text
+    assert cleaned and all(
+        r["language"] and r["language_score"] is not None for r in cleaned if r["source_uri"] not in empty
+    )
     assert all(r["pii"] is not None for r in cleaned)
 
 
@@ -141,6 +142,15 @@ def test_web_quality_rules_drop_with_their_own_reasons_and_say_why(rows):
     assert quality, "the default config runs the Gopher, C4 and FineWeb rules"
     assert all(r["stage"] == "clean" and r["detail"] for r in quality)
     assert all(r["language"] == "en" for r in quality)  # clean.quality_languages: English only
+
+
+def test_legacy_encodings_are_decoded_and_kept(rows, result):
+    kept = kept_text(result)
+    for doc in TABLES["Legacy encodings"]:
+        row = rows[doc_uri(doc["document"])]
+        assert (row["status"], row["language"]) == ("kept", doc["language"]), doc
+        text = kept.filter(pl.col("source_uri") == doc_uri(doc["document"]))["text"][0]
+        assert "réunion" in text and "\ufffd" not in text
 
 
 def test_corrupt_files_are_quarantined_with_a_readable_reason(rows):
