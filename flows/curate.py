@@ -47,7 +47,9 @@ def curate(sources: list[str], config: dict[str, Any] | None = None) -> dict[str
         ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
         validated = {"ingested": validate_documents(ws, "ingested", _shards(ingested), cfg.validation, dataset_id)}
         cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
-        validated["cleaned"] = validate_documents(ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id)
+        validated["cleaned"] = validate_documents(
+            ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
+        )
         deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
         final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
         validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)

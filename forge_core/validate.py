@@ -3,6 +3,8 @@
 Great Expectations 1.x has no polars data source, so a suite runs on a pandas view (pyarrow
 backed, no copy of the strings into Python objects) of the stage's shards: all rows up to
 validation.max_rows, a seeded sample of each shard above it. The saved result says which.
+
+The cleaned stage also gets a residual-PII gate from clean.pii at run time (see residual_pii_gate).
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import Any
 
 import polars as pl
 
-from forge_core.config import ValidationConfig
+from forge_core.clean.pii import residual_pii
+from forge_core.config import PiiConfig, ValidationConfig
 from forge_core.identity import digest
 from forge_core.io.shards import read_shard
 from forge_core.io.workspace import Workspace
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "expectations"
 STAGES = ("ingested", "cleaned", "deduplicated")
+RESIDUAL_PII = "residual_pii"
 
 
 class ValidationFailed(RuntimeError):
@@ -63,6 +67,29 @@ def stage_view(ws: Workspace, shards: list[tuple[str, int]], max_rows: int, seed
     if view is None:  # keep the columns so column expectations report, rather than crash
         view = read_shard(ws, shards[0][0]) if shards else pl.DataFrame()
     return view, total
+
+
+def residual_pii_gate(frame: pl.DataFrame, suite: dict[str, Any], pii: PiiConfig) -> tuple[pl.DataFrame, dict]:
+    """The frame with a residual_pii column (the PII types cleaning should have removed but that are still
+    in a document's text, e.g. "email,credential"; null when none) and the suite with an expectation that
+    at most clean.pii.residual_max_rate of the documents have any.
+
+    The scan is Forge's own detectors (phonenumbers, Luhn, IBAN checksums, ...), not a list of regexes
+    over the text: a 16-digit order number that fails Luhn was rightly kept and must not fail the gate.
+    The column holds type names, never values, so a failing gate does not copy PII into the saved result,
+    the Prefect artifact or MLflow. Types set to keep are there on purpose and are not counted.
+    """
+    texts = frame["text"] if "text" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
+    found = pl.Series(RESIDUAL_PII, [residual_pii(t, pii) for t in texts], dtype=pl.String)
+    expectation = {
+        "type": "expect_column_values_to_be_null",
+        "kwargs": {"column": RESIDUAL_PII, "mostly": 1.0 - pii.residual_max_rate},
+        "meta": {
+            "why": "PII that clean.pii should have redacted or dropped is still in the text "
+            "(values list the types found, never the PII); mostly = 1 - clean.pii.residual_max_rate",
+        },
+    }
+    return frame.with_columns(found), {**suite, "expectations": [*suite.get("expectations", []), expectation]}
 
 
 @cache
@@ -127,11 +154,20 @@ def describe_failures(stage: str, summary: dict[str, Any]) -> str:
 
 
 def validate_stage(
-    ws: Workspace, stage: str, shards: list[tuple[str, int]], cfg: ValidationConfig, out_path: str
+    ws: Workspace,
+    stage: str,
+    shards: list[tuple[str, int]],
+    cfg: ValidationConfig,
+    out_path: str,
+    pii: PiiConfig | None = None,
 ) -> dict[str, Any]:
-    """Validate a stage's shards, save the result at out_path, and raise if the suite failed."""
+    """Validate a stage's shards, save the result at out_path, and raise if the suite failed.
+
+    With `pii` (the run's clean.pii), the cleaned stage is also checked for residual PII."""
     suite = load_suite(cfg, stage)
     frame, total = stage_view(ws, shards, cfg.max_rows)
+    if stage == "cleaned" and pii is not None:
+        frame, suite = residual_pii_gate(frame, suite, pii)
     summary = run_suite(frame, suite, stage)
     summary.update(
         stage=stage,

@@ -15,10 +15,10 @@ def test_defaults_need_no_file():
 
 def test_yaml_overrides_defaults(tmp_path):
     path = tmp_path / "forge.yaml"
-    path.write_text("dedup:\n  threshold: 0.9\nclean:\n  min_words: 5\n")
+    path.write_text("dedup:\n  threshold: 0.9\nclean:\n  length:\n    min_words: 5\n")
     cfg = load_config(path)
     assert cfg.dedup.threshold == 0.9
-    assert cfg.clean.min_words == 5
+    assert cfg.clean.length.min_words == 5
     assert cfg.dedup.num_perm == 128  # untouched keys keep their defaults
 
 
