@@ -49,10 +49,14 @@ def frame(texts: list[str], names: list[str]) -> pl.DataFrame:
             "raw_sha256": ["0" * 64] * len(texts),
             "bytes": [len(t) for t in texts],
             "format": ["text"] * len(texts),
+            "parent_doc_id": [None] * len(texts),
             "text": texts,
             "n_words": [len(t.split()) for t in texts],
+            "language": ["en"] * len(texts),
+            "language_score": [1.0] * len(texts),
+            "pii": ["{}"] * len(texts),
         },
-        schema_overrides={"row": pl.Int64},
+        schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String},
     )
 
 

@@ -7,7 +7,7 @@ import posixpath
 import polars as pl
 import pytest
 from conftest import SHARED
-from flow_runs import ledger, run_curate
+from flow_runs import WEB_RULES_OFF, ledger, run_curate
 
 CORPORA = SHARED / "corpora"
 pytestmark = pytest.mark.skipif(not (CORPORA / "python-docs").exists(), reason="needs ../shared/corpora")
@@ -15,7 +15,8 @@ pytestmark = pytest.mark.skipif(not (CORPORA / "python-docs").exists(), reason="
 
 @pytest.mark.slow
 def test_curate_python_docs_finds_only_true_cross_format_duplicates(tmp_path):
-    result = run_curate([CORPORA], tmp_path, processes=True)
+    # About deduplication: without the web rules, which drop most reference pages (code, lists).
+    result = run_curate([CORPORA], tmp_path, processes=True, clean=WEB_RULES_OFF)
     led = ledger(result)
     counts = result["counts"]
     assert counts["ingested"] == led.height == counts["kept"] + counts["dropped"] + counts["quarantined"]

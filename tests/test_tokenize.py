@@ -65,11 +65,15 @@ def test_encoded_shard_memory_maps_and_traces_every_token_to_its_document(tmp_pa
             "raw_sha256": ["0" * 64] * n,
             "bytes": [len(t) for t in texts],
             "format": ["text"] * n,
+            "parent_doc_id": [None] * n,
             "text": texts,
             "n_words": [len(t.split()) for t in texts],
+            "language": ["en"] * n,
+            "language_score": [1.0] * n,
+            "pii": ["{}"] * n,
             "text_hash": [f"{i:032x}" for i in range(n)],
         },
-        schema_overrides={"row": pl.Int64},
+        schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String},
     )
     write_shard(ws, ws.path("kept.parquet"), docs, DEDUPLICATED)
     cfg = TokenizeConfig(vocab_size=1024, validation_fraction=0.2)
