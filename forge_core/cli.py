@@ -183,7 +183,8 @@ def dataset_list(
             r["dataset_id"], r["created_at"], str(r["kept"]), str(r["dropped"]), str(r["quarantined"]),
             r["validation"], "yes" if r["tokenized"] else "no", ", ".join(r["sources"]),
         )  # fmt: skip
-    Console(soft_wrap=True).print(table)
+    # Piped output has no terminal width: do not squeeze ids and dates into 80 columns.
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 180).print(table)
     if as_json:
         sys.stdout.write(json.dumps({"datasets": rows}, default=str) + "\n")
 
