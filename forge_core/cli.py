@@ -61,7 +61,7 @@ def use_workspace_stores(cfg: ForgeConfig) -> None:
 
 @app.callback()
 def main() -> None:
-    """Forge: curate documents into dataset versions, with a ledger that accounts for every file."""
+    """Forge: documents to dataset versions to registered models, with a ledger and lineage for every file."""
 
 
 @app.command()
