@@ -27,6 +27,17 @@ WorkspaceOpt = Annotated[
     str | None, typer.Option("--workspace", "-w", help="Workspace folder or fsspec URL [default: ./forge-workspace].")
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see `forge init`).")]
+SourcesArg = Annotated[list[str], typer.Argument(help="Files or folders of documents (recursed).")]
+DaskAddressOpt = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")]
+
+
+def emit_json(obj: Any) -> None:
+    """The --json contract: the last line of stdout is one JSON object."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -86,14 +97,11 @@ def init(
 
 @app.command()
 def curate(
-    sources: Annotated[list[str], typer.Argument(help="Files or folders of documents (recursed).")],
+    sources: SourcesArg,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
-    dask_address: Annotated[
-        str | None,
-        typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")] = False,
+    dask_address: DaskAddressOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Ingest, clean, deduplicate and validate SOURCES into a dataset version.
 
@@ -112,19 +120,16 @@ def curate(
         fail(str(e))
     print_summary(result)
     if as_json:
-        sys.stdout.write(json.dumps(result, default=str) + "\n")
+        emit_json(result)
 
 
 @app.command()
 def run(
-    sources: Annotated[list[str], typer.Argument(help="Files or folders of documents (recursed).")],
+    sources: SourcesArg,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
-    dask_address: Annotated[
-        str | None,
-        typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")] = False,
+    dask_address: DaskAddressOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Curate SOURCES, train a tokenizer and a model on the result, evaluate it and register it in MLflow.
 
@@ -146,7 +151,7 @@ def run(
     print_summary(result)
     print_training(result)
     if as_json:
-        sys.stdout.write(json.dumps(result, default=str) + "\n")
+        emit_json(result)
 
 
 dataset_app = typer.Typer(help="List, inspect and export the dataset versions of a workspace.", no_args_is_help=True)
@@ -163,7 +168,7 @@ def open_workspace(workspace: str | None, config: Path | None) -> Any:
 def dataset_list(
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Every dataset version in the workspace, newest first, with its counts and validation status."""
     from rich.console import Console
@@ -186,7 +191,7 @@ def dataset_list(
     # Piped output has no terminal width: do not squeeze ids and dates into 80 columns.
     Console(soft_wrap=True, width=None if sys.stdout.isatty() else 180).print(table)
     if as_json:
-        sys.stdout.write(json.dumps({"datasets": rows}, default=str) + "\n")
+        emit_json({"datasets": rows})
 
 
 @dataset_app.command("show")
@@ -194,7 +199,7 @@ def dataset_show(
     dataset_id: Annotated[str, typer.Argument(metavar="DATASET_ID")],
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """A dataset version's counts (per step and by reason), languages, PII, validation status and config."""
     import yaml
@@ -216,7 +221,7 @@ def dataset_show(
     console.print("config:")
     console.print(yaml.safe_dump(d["config"], sort_keys=False), markup=False, highlight=False)
     if as_json:
-        sys.stdout.write(json.dumps(d, default=str) + "\n")
+        emit_json(d)
 
 
 @dataset_app.command("export")
@@ -263,7 +268,7 @@ def lineage_model(
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     documents: Annotated[bool, typer.Option("--documents", help="List every kept doc_id with its source.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """A model version's dataset version, sources, document counts by status and reason, validation
     results, training config and metrics."""
@@ -277,7 +282,7 @@ def lineage_model(
         fail(str(e))
     print_model_lineage(answer)
     if as_json:
-        sys.stdout.write(json.dumps(answer, default=str) + "\n")
+        emit_json(answer)
 
 
 @lineage_app.command("doc")
@@ -285,7 +290,7 @@ def lineage_doc(
     ref: Annotated[str, typer.Argument(metavar="PATH|SHA256|DOC_ID", help="A source file, its sha256, or a doc_id.")],
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the answer.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Every dataset version that saw a document, its status and reason in each (for a duplicate, the
     document it duplicates), and every model version trained on a dataset where it was kept."""
@@ -299,7 +304,7 @@ def lineage_doc(
         fail(str(e))
     print_doc_lineage(answer)
     if as_json:
-        sys.stdout.write(json.dumps(answer, default=str) + "\n")
+        emit_json(answer)
 
 
 @app.command()

@@ -1,10 +1,12 @@
-"""Small real documents of each format, made by the tests themselves."""
+"""Small real documents of each format, and shards of documents, made by the tests themselves."""
 
 from __future__ import annotations
 
 import io
 from email.message import EmailMessage
 from pathlib import Path
+
+import polars as pl
 
 
 def pdf_bytes(pages: list[str]) -> bytes:
@@ -24,6 +26,11 @@ def pdf_bytes(pages: list[str]) -> bytes:
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return pdf_from_objects(objects)
+
+
+def pdf_from_objects(objects: list[bytes]) -> bytes:
+    """Number the objects from 1 (the first is the catalog) and write them with a correct xref table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -73,3 +80,32 @@ def write(path: Path, data: bytes | str) -> Path:
     else:
         path.write_bytes(data)
     return path
+
+
+def doc_frame(texts: list[str], uris: list[str] | None = None, stage: str = "ingested") -> pl.DataFrame:
+    """Documents as a stage's shard holds them: doc_ids 0000000000000000, 0000000000000001, ...
+
+    stage "ingested" gives the INGESTED columns; "cleaned" adds what cleaning writes (word count,
+    language en, no PII).
+    """
+    n = len(texts)
+    uris = uris or [f"file:///d/{i}.txt" for i in range(n)]
+    columns = {
+        "doc_id": [f"{i:016x}" for i in range(n)],
+        "source_uri": uris,
+        "source_file": uris,
+        "row": [None] * n,
+        "raw_sha256": ["0" * 64] * n,
+        "bytes": [len(t) for t in texts],
+        "format": ["text"] * n,
+        "parent_doc_id": [None] * n,
+        "text": texts,
+    }
+    if stage == "cleaned":
+        columns |= {
+            "n_words": [len(t.split()) for t in texts],
+            "language": ["en"] * n,
+            "language_score": [1.0] * n,
+            "pii": ["{}"] * n,
+        }
+    return pl.DataFrame(columns, schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import polars as pl
+from documents import doc_frame
 from flow_runs import WEB_RULES_OFF
 
 from forge_core.clean import clean_steps
@@ -8,27 +9,9 @@ from forge_core.config import CleanConfig
 from forge_core.steps import run_steps
 
 
-def shard(texts: list[str]) -> pl.DataFrame:
-    n = len(texts)
-    return pl.DataFrame(
-        {
-            "doc_id": [f"{i:016x}" for i in range(n)],
-            "source_uri": [f"file:///d/{i}.txt" for i in range(n)],
-            "source_file": [f"file:///d/{i}.txt" for i in range(n)],
-            "row": [None] * n,
-            "raw_sha256": ["0" * 64] * n,
-            "bytes": [len(t) for t in texts],
-            "format": ["text"] * n,
-            "parent_doc_id": [None] * n,
-            "text": texts,
-        },
-        schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String},
-    )
-
-
 def clean(texts: list[str], **cfg) -> tuple[list[str], pl.DataFrame]:
     """Normalization and length only: the web-text rules have tests of their own (test_quality.py)."""
-    out = run_steps(shard(texts), clean_steps(CleanConfig.model_validate({**WEB_RULES_OFF, **cfg})), stage="clean")
+    out = run_steps(doc_frame(texts), clean_steps(CleanConfig.model_validate({**WEB_RULES_OFF, **cfg})), stage="clean")
     return out.kept["text"].to_list(), out.ledger
 
 

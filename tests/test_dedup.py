@@ -8,6 +8,7 @@ import re
 import polars as pl
 import pytest
 from conftest import SHARED
+from documents import doc_frame
 
 from forge_core.checkpoint import ShardReport
 from forge_core.config import DedupConfig
@@ -40,24 +41,7 @@ def edit(text: str, rate: float, rng: random.Random) -> str:
 
 
 def frame(texts: list[str], names: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "doc_id": [f"{i:016x}" for i in range(len(texts))],
-            "source_uri": [f"file:///c/{n}" for n in names],
-            "source_file": [f"file:///c/{n}" for n in names],
-            "row": [None] * len(texts),
-            "raw_sha256": ["0" * 64] * len(texts),
-            "bytes": [len(t) for t in texts],
-            "format": ["text"] * len(texts),
-            "parent_doc_id": [None] * len(texts),
-            "text": texts,
-            "n_words": [len(t.split()) for t in texts],
-            "language": ["en"] * len(texts),
-            "language_score": [1.0] * len(texts),
-            "pii": ["{}"] * len(texts),
-        },
-        schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String},
-    )
+    return doc_frame(texts, [f"file:///c/{n}" for n in names], stage="cleaned")
 
 
 def run_dedup(tmp_path, shards: list[pl.DataFrame], cfg: DedupConfig) -> dict[str, tuple[str, str]]:

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 import polars as pl
 import pytest
 from conftest import SHARED
-from documents import docx_bytes, pdf_bytes
+from documents import docx_bytes, pdf_bytes, pdf_from_objects
 
 from forge_core.checkpoint import ShardReport
 from forge_core.config import IngestConfig
@@ -114,17 +114,7 @@ def pdf_with_lines(lines: list[tuple[int, int, str]]) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
+    return pdf_from_objects(objects)
 
 
 def test_pdf_pages_in_order_separated_by_form_feeds():

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from documents import doc_frame
 
 from forge_core.clean.pii import PLACEHOLDERS, TYPES, redact, redact_pii
 from forge_core.config import PiiConfig
+from forge_core.io.shards import write_shard
 from forge_core.steps import run_steps
 
 PII_DATA = Path(__file__).resolve().parent / "data" / "pii"
@@ -30,23 +32,6 @@ SAMPLES = {
     "ip_address": ("The gauge gateway answers on 10.20.30.40 since the move.", "10.20.30.40"),
     "credential": ("Export job key: aws_access_key_id = AKIA4HXQ2ZB7NDLR5TEW (rotate).", "AKIA4HXQ2ZB7NDLR5TEW"),
 }
-
-
-def shard(texts: list[str]) -> pl.DataFrame:
-    n = len(texts)
-    return pl.DataFrame(
-        {
-            "doc_id": [f"{i:016x}" for i in range(n)],
-            "source_uri": [f"file:///d/{i}.txt" for i in range(n)],
-            "source_file": [f"file:///d/{i}.txt" for i in range(n)],
-            "row": [None] * n,
-            "raw_sha256": ["0" * 64] * n,
-            "bytes": [len(t) for t in texts],
-            "format": ["text"] * n,
-            "text": texts,
-        },
-        schema_overrides={"row": pl.Int64},
-    )
 
 
 def load_scorer():
@@ -101,7 +86,7 @@ def test_keep_leaves_the_value_but_still_counts_it(kind):
 def test_drop_removes_the_document_with_a_reason_and_no_value_in_the_ledger(kind):
     text, value = SAMPLES[kind]
     clean = "The calibration schedule for the pressure sensors is unchanged this quarter."
-    result = redact_pii(shard([clean, text]), PiiConfig(**{kind: "drop"}))
+    result = redact_pii(doc_frame([clean, text]), PiiConfig(**{kind: "drop"}))
     assert result.kept["text"].to_list() == [clean]
     [row] = result.dropped.to_dicts()
     assert row["doc_id"] == f"{1:016x}" and row["status"] == "dropped"
@@ -114,13 +99,13 @@ def test_drop_removes_the_document_with_a_reason_and_no_value_in_the_ledger(kind
 def test_a_document_with_several_drop_types_is_dropped_once_under_the_most_sensitive():
     text = SAMPLES["email"][0] + " " + SAMPLES["credential"][0] + " " + SAMPLES["credential"][0]
     cfg = PiiConfig(email="drop", credential="drop")
-    [row] = redact_pii(shard([text]), cfg).dropped.to_dicts()
+    [row] = redact_pii(doc_frame([text]), cfg).dropped.to_dicts()
     assert row["reason"] == "pii_credential"
     assert row["detail"] == "2 credential, 1 email found; clean.pii: credential=drop, email=drop"
 
 
 def test_default_config_drops_credentials_and_redacts_the_rest():
-    result = redact_pii(shard([SAMPLES["credential"][0], SAMPLES["phone"][0]]), PiiConfig())
+    result = redact_pii(doc_frame([SAMPLES["credential"][0], SAMPLES["phone"][0]]), PiiConfig())
     assert result.dropped["reason"].to_list() == ["pii_credential"]
     assert result.kept["text"].to_list() == ["Call the Leeds plant on <PHONE> before noon."]
 
@@ -131,7 +116,7 @@ def test_pii_column_holds_compact_json_counts_whatever_the_action():
         "Mail a.b@example.com or c.d@example.org, or call (415) 555-0134.",
         "Nothing personal in this calibration note.",
     ]
-    result = redact_pii(shard(texts), PiiConfig(phone="keep"))
+    result = redact_pii(doc_frame(texts), PiiConfig(phone="keep"))
     assert result.kept["pii"].to_list() == ['{"email":2,"phone":1}', "{}"]
     assert result.kept["text"][0] == "Mail <EMAIL> or <EMAIL>, or call (415) 555-0134."
     assert result.kept.schema["pii"] == pl.String
@@ -144,7 +129,7 @@ def test_stage_counts_spans_and_documents_per_type_and_drops():
         "token: ghp_4fT9kQ2wLx7mNc3vBz8RjY1pHs6dKe0aUg5i",
         "Nothing to see.",
     ]
-    out = run_steps(shard(texts), [("pii", lambda s: redact_pii(s, PiiConfig()))], stage="clean")
+    out = run_steps(doc_frame(texts), [("pii", lambda s: redact_pii(s, PiiConfig()))], stage="clean")
     assert out.counts["pii.found.email"] == 3 and out.counts["pii.docs_with.email"] == 2
     assert out.counts["pii.found.ip_address"] == 1 and out.counts["pii.docs_with.ip_address"] == 1
     assert out.counts["pii.found.credential"] == 1 and out.counts["dropped.pii_credential"] == 1
@@ -318,18 +303,11 @@ def test_counts_only_name_types_found_in_type_order():
 
 # The residual-PII gate on the cleaned stage ----------------------------------------------------
 def cleaned_shard(texts: list[str]) -> pl.DataFrame:
-    return shard(texts).with_columns(
-        parent_doc_id=pl.lit(None, pl.String),
-        n_words=pl.Series([len(t.split()) for t in texts], dtype=pl.Int64),
-        language=pl.lit("en"),
-        language_score=pl.lit(0.99),
-        pii=pl.lit("{}"),
-    )
+    return doc_frame(texts, stage="cleaned").with_columns(language_score=pl.lit(0.99))
 
 
 def validate_cleaned(tmp_path, texts: list[str], pii: PiiConfig | None):
     from forge_core.config import ValidationConfig
-    from forge_core.io.shards import write_shard
     from forge_core.io.workspace import Workspace
     from forge_core.schema import CLEANED
     from forge_core.validate import validate_stage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from documents import doc_frame
 
 from forge_core.clean import clean_frame
 from forge_core.clean.c4 import c4_document
@@ -29,21 +30,7 @@ NO_STOP_WORDS = (
 
 
 def frame(*texts: str) -> pl.DataFrame:
-    n = len(texts)
-    return pl.DataFrame(
-        {
-            "doc_id": [f"{i:016x}" for i in range(n)],
-            "source_uri": [f"file:///docs/{i}.txt" for i in range(n)],
-            "source_file": [f"file:///docs/{i}.txt" for i in range(n)],
-            "row": [None] * n,
-            "raw_sha256": ["0" * 64] * n,
-            "bytes": [len(t) for t in texts],
-            "format": ["txt"] * n,
-            "parent_doc_id": [None] * n,
-            "text": list(texts),
-        },
-        schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String},
-    )
+    return doc_frame(list(texts), [f"file:///docs/{i}.txt" for i in range(len(texts))])
 
 
 def outcome(text: str, **clean) -> tuple[str, str | None]:

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 from conftest import SHARED
+from documents import doc_frame
 
 from forge_core.checkpoint import ShardReport
 from forge_core.config import TokenizeConfig
@@ -56,25 +57,8 @@ def test_encoded_shard_memory_maps_and_traces_every_token_to_its_document(tmp_pa
     ws = Workspace(str(tmp_path))
     texts = speeches[:300]
     n = len(texts)
-    docs = pl.DataFrame(
-        {
-            "doc_id": [f"{i:016x}" for i in range(n)],
-            "source_uri": [f"file:///s/{i}" for i in range(n)],
-            "source_file": [f"file:///s/{i}" for i in range(n)],
-            "row": [None] * n,
-            "raw_sha256": ["0" * 64] * n,
-            "bytes": [len(t) for t in texts],
-            "format": ["text"] * n,
-            "parent_doc_id": [None] * n,
-            "text": texts,
-            "n_words": [len(t.split()) for t in texts],
-            "language": ["en"] * n,
-            "language_score": [1.0] * n,
-            "pii": ["{}"] * n,
-            "text_hash": [f"{i:032x}" for i in range(n)],
-        },
-        schema_overrides={"row": pl.Int64, "parent_doc_id": pl.String},
-    )
+    docs = doc_frame(texts, [f"file:///s/{i}" for i in range(n)], stage="cleaned")
+    docs = docs.with_columns(text_hash=pl.Series([f"{i:032x}" for i in range(n)]))
     write_shard(ws, ws.path("kept.parquet"), docs, DEDUPLICATED)
     cfg = TokenizeConfig(vocab_size=1024, validation_fraction=0.2)
     report = ShardReport("tokenize", 0, ws.path("tok"))

@@ -8,7 +8,6 @@ where it was kept is listed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -20,6 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from forge_core import ledger as ledgers
 from forge_core.io.workspace import Workspace
+from forge_core.lineage.records import file_digest
 
 DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 
@@ -121,7 +121,7 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
     url = dataset_location(ws, run, dataset_id)
     manifest = _read_json(f"{url}/manifest.json")
     ledger = _read_ledger(f"{url}/ledger.parquet")
-    digest = _url_digest(f"{url}/ledger.parquet")
+    digest = file_digest(f"{url}/ledger.parquet")
     stats = _read_json(f"{url}/stats.json")
     result: dict[str, Any] = {
         "model": {
@@ -157,14 +157,6 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
     return result
 
 
-def _url_digest(url: str) -> str:
-    h = hashlib.sha256()
-    with fsspec.open(url, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # Documents --------------------------------------------------------------------------------------
 def document_filter(ref: str) -> tuple[pl.Expr, str]:
     """How a PATH, SHA256 or DOC_ID is looked up in a ledger, and what it was taken to be."""
@@ -194,7 +186,7 @@ def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
     """Every dataset version that saw the document, what became of it there, and the models it reached."""
     match, matched_by = document_filter(ref)
     if matched_by == "path":
-        sha = hashlib.sha256(Path(ref).read_bytes()).hexdigest()
+        sha = file_digest(str(Path(ref).resolve()))
     appearances: list[dict[str, Any]] = []
     for dataset_id in complete_datasets(ws):
         ledger = ledgers_of(ws, dataset_id)

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import fsspec
 from mlflow.tracking import MlflowClient
 
 from forge_core.identity import code_version
@@ -47,10 +48,10 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def file_digest(ws: Workspace, path: str) -> str:
+def file_digest(url: str) -> str:
     """sha256 of a file as published: an auditor can recompute it from the workspace."""
     h = hashlib.sha256()
-    with ws.fs.open(path, "rb") as f:
+    with fsspec.open(url, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -68,7 +69,7 @@ def lineage_tags(ws: Workspace, dataset: dict[str, Any], flow_run_id: str | None
     """The tags that tie a run or model version to its dataset version, code and orchestration."""
     tags = {
         "dataset_id": dataset["dataset_id"],
-        "ledger_digest": file_digest(ws, ledger_path(ws, dataset["dataset_id"])),
+        "ledger_digest": file_digest(ws.display(ledger_path(ws, dataset["dataset_id"]))),
         "forge_version": code_version(),
         "validation_status": validation_status(dataset.get("validation") or {}),
     }
