@@ -23,6 +23,8 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
 
     # Prefect's console handler would otherwise print every scheduler and worker event at INFO.
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    # A peer-to-peer shuffle (dedup's) logs its start and end at WARNING; they are not problems.
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
     if cfg.address:
         with Client(cfg.address, timeout="30s") as client:
             yield client

@@ -238,6 +238,23 @@ class DedupConfig(_Strict):
     )
     shingle_words: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
     seed: int = Field(default=1, description="MinHash seed; changing it changes which pairs are candidates.")
+    verify: Literal["exact", "signature"] = Field(
+        default="exact",
+        description="How a candidate pair is checked against the threshold: the exact Jaccard of the two "
+        "documents' shingle sets, or the estimate from their MinHash signatures (faster, noisier).",
+    )
+    survivor: Literal["earliest", "longest", "first_seen"] = Field(
+        default="earliest",
+        description="Which document of a duplicate cluster is kept: earliest source (file URI, then row), "
+        "longest text, or first seen (the order documents entered the dataset).",
+    )
+    bucket_pairs: int = Field(
+        default=32,
+        ge=2,
+        description="LSH buckets up to this size propose every pair of their members; a bigger bucket proposes "
+        "each member with the next and with the first, so a bucket of thousands costs thousands of checks.",
+    )
+    report_clusters: int = Field(default=10, ge=0, description="Largest clusters listed in the dedup report.")
 
 
 class TokenizeConfig(_Strict):

@@ -38,6 +38,7 @@ def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str, parent:
         "stage": STAGE,
         "reason": reason,
         "detail": detail,
+        "similarity": None,
         "parent_doc_id": parent,
     }
 

@@ -25,7 +25,7 @@ def kept_rows(kept: pl.DataFrame, stage: str) -> pl.DataFrame:
         "doc_id", "source_uri", "raw_sha256", "bytes",
         status=pl.lit("kept"), stage=pl.lit(stage),
         reason=pl.lit(None, dtype=pl.String), detail=pl.lit(None, dtype=pl.String),
-        parent_doc_id="parent_doc_id", **{c: c for c in ANNOTATION_COLUMNS},
+        similarity=pl.lit(None, dtype=pl.Float64), parent_doc_id="parent_doc_id", **{c: c for c in ANNOTATION_COLUMNS},
     )  # fmt: skip
 
 

@@ -45,6 +45,7 @@ LEDGER = pa.schema(
         pa.field("stage", pa.string(), nullable=False),  # the stage that decided the status
         pa.field("reason", pa.string()),  # snake_case, e.g. near_duplicate; null when kept
         pa.field("detail", pa.string()),  # e.g. the survivor's doc_id, or the error text
+        pa.field("similarity", pa.float64()),  # a duplicate's Jaccard similarity to the survivor in detail
         pa.field("parent_doc_id", pa.string()),  # an attachment's e-mail
         *ANNOTATIONS,  # null for documents that did not reach language id / PII redaction
     ]

@@ -34,7 +34,7 @@ def drops(docs: pl.DataFrame, reason: str, detail: str | pl.Expr | None = None) 
     detail_expr = detail.cast(pl.String) if isinstance(detail, pl.Expr) else pl.lit(detail, dtype=pl.String)
     carried = {
         name: pl.col(name) if name in docs.columns else pl.lit(None, dtype=LEDGER_DTYPES[name])
-        for name in ("parent_doc_id", *ANNOTATION_COLUMNS)
+        for name in ("similarity", "parent_doc_id", *ANNOTATION_COLUMNS)
     }
     return docs.select(
         "doc_id",

@@ -5,12 +5,13 @@ import time
 from typing import Any
 
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from forge_core.checkpoint import ShardReport, run_shard
-from forge_core.cluster import map_shards
+from forge_core.checkpoint import ShardReport
 from forge_core.config import ForgeConfig
-from forge_core.dedup import STAGE, apply_dedup, index_path, plan_dedup, sign_shard
+from forge_core.dedup import STAGE, deduplicate
+from forge_core.dedup.report import markdown
 from forge_core.identity import code_version, digest
 from forge_core.io.workspace import Workspace
 from tasks.artifacts import publish_stage, stage_summary
@@ -23,32 +24,27 @@ def deduplicate_documents(
     """Signatures per shard, one plan over the whole dataset, then each shard's survivors."""
     start = time.perf_counter()
     settings = cfg.dedup.model_dump()
-    sign_jobs = []
-    for r in cleaned:
-        key = digest("sign", code_version(), settings, posixpath.basename(r.folder))
-        sign_jobs.append(
-            (ws, ShardReport("sign", r.index, ws.cache_dir("sign", key)), sign_shard, (r.docs_path, cfg.dedup))
-        )
-    signed = map_shards(client, run_shard, sign_jobs, desc="minhash")
-
-    indexes = [index_path(r) for r in signed]
-    plan_key = digest("plan", code_version(), settings, [posixpath.basename(r.folder) for r in signed])
-    plan_job = (ws, ShardReport(STAGE, 0, ws.cache_dir("dedup-plan", plan_key)), plan_dedup, (indexes, cfg.dedup))
-    [plan] = map_shards(client, run_shard, [plan_job], desc="dedup plan")
-
-    work = f"{ws.dataset_dir(dataset_id)}/work/dedup"
-    apply_jobs = [
-        (
-            ws,
-            ShardReport(STAGE, c.index, f"{work}/{c.index:05d}"),
-            apply_dedup,
-            (c.docs_path, index_path(s), plan.ledger_path, ws.dataset_shard(dataset_id, c.index)),
-        )
-        for c, s in zip(cleaned, signed, strict=True)
-    ]
-    applied = map_shards(client, run_shard, apply_jobs, desc="dedup")
-
-    summary = stage_summary(STAGE, applied, time.perf_counter() - start)
-    summary["counts"] = {k: v for k, v in summary["counts"].items() if k != "dropped"} | plan.counts
+    folders = [posixpath.basename(r.folder) for r in cleaned]
+    sign_dirs = [ws.cache_dir("sign", digest("sign", code_version(), settings, f)) for f in folders]
+    result = deduplicate(
+        ws,
+        client,
+        [r.docs_path for r in cleaned],
+        cfg.dedup,
+        f"{ws.dataset_dir(dataset_id)}/work/dedup",
+        [ws.dataset_shard(dataset_id, r.index) for r in cleaned],
+        numbers=[r.index for r in cleaned],
+        sign_dirs=sign_dirs,
+        plan_dir=ws.cache_dir("dedup-plan", digest("plan", code_version(), settings, folders)),
+    )
+    summary = stage_summary(STAGE, result.applied, time.perf_counter() - start)
+    summary["counts"] = {k: v for k, v in summary["counts"].items() if k != "dropped"} | result.counts
+    summary["clusters"] = result.clusters
+    summary["step_seconds"] = result.seconds
     publish_stage(summary, "Exact duplicates (normalized text hash) and near duplicates (MinHash LSH) removed.")
-    return applied, plan, summary
+    create_markdown_artifact(
+        key="dedup-clusters",
+        markdown=markdown(result.clusters),
+        description="Duplicate clusters: how many, their sizes, and the largest with sample sources.",
+    )
+    return result.applied, result.plan, summary

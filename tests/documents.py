@@ -82,8 +82,8 @@ def write(path: Path, data: bytes | str) -> Path:
     return path
 
 
-def doc_frame(texts: list[str], uris: list[str] | None = None, stage: str = "ingested") -> pl.DataFrame:
-    """Documents as a stage's shard holds them: doc_ids 0000000000000000, 0000000000000001, ...
+def doc_frame(texts: list[str], uris: list[str] | None = None, stage: str = "ingested", first_id: int = 0) -> pl.DataFrame:
+    """Documents as a stage's shard holds them: doc_ids first_id, first_id + 1, ... in 16 hex digits.
 
     stage "ingested" gives the INGESTED columns; "cleaned" adds what cleaning writes (word count,
     language en, no PII).
@@ -91,7 +91,7 @@ def doc_frame(texts: list[str], uris: list[str] | None = None, stage: str = "ing
     n = len(texts)
     uris = uris or [f"file:///d/{i}.txt" for i in range(n)]
     columns = {
-        "doc_id": [f"{i:016x}" for i in range(n)],
+        "doc_id": [f"{first_id + i:016x}" for i in range(n)],
         "source_uri": uris,
         "source_file": uris,
         "row": [None] * n,

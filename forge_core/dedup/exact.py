@@ -6,7 +6,7 @@ import hashlib
 
 import polars as pl
 
-from forge_core.steps import drops
+from forge_core.dedup.survivors import pick
 
 
 def text_hashes(texts: pl.Series) -> pl.Series:
@@ -19,14 +19,10 @@ def text_hashes(texts: pl.Series) -> pl.Series:
     )
 
 
-def exact_duplicates(index: pl.DataFrame) -> pl.DataFrame:
-    """Ledger rows for every document whose text_hash an earlier source already has.
+def exact_drops(part: pl.DataFrame, rule: str) -> pl.DataFrame:
+    """(ref, survivor) for every document of `part` whose text_hash a better-ranked one shares.
 
-    index: doc_id, source_uri, raw_sha256, bytes, source_file, row, text_hash. The survivor of
-    each group is the earliest source (by file URI, then row number), so reruns agree.
+    part holds whole text_hash groups (the shuffle put every member of a group in one partition).
     """
-    ranked = index.sort("source_file", "row", nulls_last=False).with_columns(
-        survivor=pl.col("doc_id").first().over("text_hash")
-    )
-    dup = ranked.filter(pl.col("doc_id") != pl.col("survivor"))
-    return drops(dup, "exact_duplicate", pl.col("survivor"))
+    chosen = pick(part, "text_hash", rule)
+    return chosen.filter(pl.col("ref") != pl.col("survivor")).select("ref", "survivor")

@@ -201,6 +201,7 @@ def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
                 entry["duplicate_of"] = {
                     "doc_id": row["detail"],
                     "source_uri": survivor["source_uri"][0] if survivor.height else None,
+                    "similarity": row.get("similarity"),
                 }
             appearances.append(entry)
     if not appearances:

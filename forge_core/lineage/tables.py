@@ -68,7 +68,8 @@ def print_doc_lineage(r: dict[str, Any], console: Console | None = None) -> None
         console.print(f"dataset {a['dataset_id']}: {status}{why}")
         console.print(f"  doc_id {a['doc_id']}  {a['source_uri']}")
         if dup := a.get("duplicate_of"):
-            console.print(f"  duplicate of {dup['doc_id']}  {dup['source_uri']}")
+            similar = f" (Jaccard {dup['similarity']:.3f})" if dup.get("similarity") is not None else ""
+            console.print(f"  duplicate of {dup['doc_id']}  {dup['source_uri']}{similar}")
         elif a["detail"]:
             console.print(f"  {a['detail']}")
     if not r["model_versions"]:
