@@ -82,7 +82,9 @@ def write(path: Path, data: bytes | str) -> Path:
     return path
 
 
-def doc_frame(texts: list[str], uris: list[str] | None = None, stage: str = "ingested", first_id: int = 0) -> pl.DataFrame:
+def doc_frame(
+    texts: list[str], uris: list[str] | None = None, stage: str = "ingested", first_id: int = 0
+) -> pl.DataFrame:
     """Documents as a stage's shard holds them: doc_ids first_id, first_id + 1, ... in 16 hex digits.
 
     stage "ingested" gives the INGESTED columns; "cleaned" adds what cleaning writes (word count,

@@ -48,9 +48,7 @@ class DedupResult:
         return self.plan.counts
 
 
-def plan_dedup(
-    ws: Workspace, client: Any, signed: Signed, n_docs: int, cfg: DedupConfig, report: ShardReport
-) -> None:
+def plan_dedup(ws: Workspace, client: Any, signed: Signed, n_docs: int, cfg: DedupConfig, report: ShardReport) -> None:
     """Decide, over the whole dataset, which documents are duplicates and of whom; write the ledger
     rows to report.ledger_path and the cluster report to clusters.json beside it."""
     dirs = plan.work_dirs(report.folder)
@@ -93,7 +91,9 @@ def _resolve(ws: Workspace, signed: Signed, cfg: DedupConfig, dirs: dict, ledger
     return counts, report
 
 
-def apply_dedup(ws: Workspace, source: str, index_file: str, plan_ledger: str, out_path: str, report: ShardReport) -> None:
+def apply_dedup(
+    ws: Workspace, source: str, index_file: str, plan_ledger: str, out_path: str, report: ShardReport
+) -> None:
     """Write the shard's survivors, with their text hash, into the dataset version."""
     shard = read_shard(ws, source)
     hashes = read_shard(ws, index_file, columns=["doc_id", "text_hash"])
