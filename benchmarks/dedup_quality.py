@@ -9,13 +9,13 @@ deletions and substitutions at 1-30% of the words, sentence and paragraph shuffl
 without copies are the negatives. Everything is drawn from --seed.
 
 Ground truth is the exact Jaccard similarity of the shingles Forge itself uses
-(forge_core.dedup.minhash.shingles, DedupConfig.shingle_words words) over every pair of documents
+(forge_core.dedup.shingles.shingle_hashes, DedupConfig.shingle_words words) over every pair of documents
 in the set, computed as a sparse matrix product (scipy), so natural duplicates between corpus
 passages count too. A true pair has Jaccard >= threshold.
 
-Forge's side is its dedup path as the curate flow runs it: the set is written as CLEANED shards to a
-temporary Workspace, then sign_shard on each, plan_dedup once, apply_dedup on each, with the default
-DedupConfig except the threshold. Predicted pairs are every pair inside a predicted cluster: each
+Forge's side is its dedup stage as the curate flow runs it: the set is written as CLEANED shards to a
+temporary Workspace and forge_core.dedup.deduplicate runs on a two-worker Dask LocalCluster, with the
+default DedupConfig except the threshold (and --verify). Predicted pairs are every pair inside a predicted cluster: each
 dropped document with the survivor its ledger row names, joined transitively (exact, then near).
 
 Prints pair precision, recall and F1 per threshold; where the misses are lost (the pair shared no LSH
@@ -42,11 +42,12 @@ import polars as pl
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from forge_core.checkpoint import ShardReport
-from forge_core.config import DedupConfig
-from forge_core.dedup import apply_dedup, index_path, plan_dedup, sign_shard
-from forge_core.dedup.minhash import bands_and_rows, shingles, similarity
-from forge_core.io.shards import read_shard, read_shards, write_shard
+from forge_core.cluster import open_cluster
+from forge_core.config import DaskConfig, DedupConfig
+from forge_core.dedup import deduplicate
+from forge_core.dedup.minhash import band_keys, config_bands
+from forge_core.dedup.shingles import shingle_hashes
+from forge_core.io.shards import read_shard, write_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import CLEANED
 
@@ -175,11 +176,9 @@ class Truth:
     """Exact Jaccard of every pair of documents that shares at least one shingle."""
 
     def __init__(self, texts: list[str], shingle_words: int):
-        self.sets = [shingles(t, shingle_words) for t in texts]
-        vocab: dict[bytes, int] = {}
-        indices = [vocab.setdefault(s, len(vocab)) for doc in self.sets for s in doc]
-        sizes = np.array([len(s) for s in self.sets], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(sizes)])
+        indptr, values = shingle_hashes(texts, shingle_words)
+        vocab, indices = np.unique(values, return_inverse=True)
+        sizes = np.diff(indptr)
         n = len(texts)
         x = csr_matrix((np.ones(len(indices), dtype=np.int32), indices, indptr), shape=(n, len(vocab)))
         inter = coo_matrix(x @ x.T)
@@ -234,43 +233,31 @@ def cleaned_frame(ts: TestSet, lo: int, hi: int) -> pl.DataFrame:
 class Run:
     threshold: float
     ledger: pl.DataFrame  # doc_id, reason, detail
-    index: pl.DataFrame  # doc_id, bands, signature
+    signatures: np.ndarray  # (documents, num_perm), in test-set order
+    bands: np.ndarray  # (documents, bands) band keys
     counts: dict
     seconds: dict
     kept: int
 
 
-def run_forge(ts: TestSet, n_shards: int, cfg: DedupConfig, root: str) -> Run:
+def run_forge(ts: TestSet, n_shards: int, cfg: DedupConfig, root: str, client) -> Run:
     ws = Workspace(root)
     bounds = np.linspace(0, len(ts.texts), n_shards + 1).astype(int)
-    sources, reports = [], []
+    sources, outputs = [], []
     for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         sources.append(ws.path("cleaned", f"part-{i:05d}.parquet"))
+        outputs.append(ws.path("out", f"part-{i:05d}.parquet"))
         write_shard(ws, sources[-1], cleaned_frame(ts, lo, hi), CLEANED)
-    seconds = {}
-    t = time.perf_counter()
-    for i, source in enumerate(sources):
-        reports.append(ShardReport("sign", i, ws.path("sign", str(i))))
-        sign_shard(ws, source, cfg, reports[-1])
-    seconds["sign"] = time.perf_counter() - t
-    indexes = [index_path(r) for r in reports]
-    plan = ShardReport("dedup", 0, ws.path("plan"))
-    t = time.perf_counter()
-    plan_dedup(ws, indexes, cfg, plan)
-    seconds["plan"] = time.perf_counter() - t
-    t, kept = time.perf_counter(), 0
-    for i, source in enumerate(sources):
-        out = ShardReport("apply", i, ws.path("apply", str(i)))
-        apply_dedup(ws, source, indexes[i], plan.ledger_path, ws.path("out", f"part-{i:05d}.parquet"), out)
-        kept += out.n_kept
-    seconds["apply"] = time.perf_counter() - t
+    result = deduplicate(ws, client, sources, cfg, ws.path("work"), outputs)
+    sigs = np.concatenate([np.load(ws.path("work", "sign", f"{i:05d}", "signatures.npy")) for i in range(n_shards)])
     return Run(
         threshold=cfg.threshold,
-        ledger=read_shard(ws, plan.ledger_path, columns=["doc_id", "reason", "detail"]),
-        index=read_shards(ws, indexes, columns=["doc_id", "bands", "signature"]),
-        counts=plan.counts,
-        seconds=seconds,
-        kept=kept,
+        ledger=read_shard(ws, result.ledger_path, columns=["doc_id", "reason", "detail"]),
+        signatures=sigs,
+        bands=band_keys(sigs, *config_bands(cfg)),
+        counts=result.counts,
+        seconds=result.seconds,
+        kept=sum(r.n_kept for r in result.applied),
     )
 
 
@@ -311,22 +298,18 @@ def evaluate(ts: TestSet, truth: Truth, run: Run) -> dict:
     true = truth.pairs(t)
     pred, direct = predicted_pairs(run, n)
     tp = true & pred
-    sig = {
-        int(d, 16): (np.asarray(bands, dtype=np.uint64), np.asarray(s, dtype=np.uint64))
-        for d, bands, s in run.index.iter_rows()
-    }
 
     def estimate(k: int) -> tuple[bool, float]:
-        (ba, sa), (bb, sb) = sig[k // n], sig[k % n]
-        return bool(np.any(ba == bb)), similarity(sa, sb)
+        a, b = k // n, k % n
+        return bool(np.any(run.bands[a] == run.bands[b])), float(np.mean(run.signatures[a] == run.signatures[b]))
 
-    missed = {"no shared band": 0, "estimate below threshold": 0}
+    missed = {"no shared band": 0, "shared a band, rejected by the check": 0}
     for k in true - pred:
-        shared, est = estimate(k)
-        missed["estimate below threshold" if shared else "no shared band"] += 1
+        shared, _ = estimate(k)
+        missed["shared a band, rejected by the check" if shared else "no shared band"] += 1
     false = pred - true
     false_j = truth.of(np.array(sorted(false), dtype=np.int64)) if false else np.zeros(0)
-    fp = {"direct (estimate >= t)": len(false & direct), "via a chain in a cluster": len(false - direct)}
+    fp = {"direct (dropped for its survivor)": len(false & direct), "via a chain in a cluster": len(false - direct)}
     by_label: dict[str, dict] = {}
     for k in true | pred:
         row = by_label.setdefault(label_pair(ts, k // n, k % n), {"true": 0, "found": 0, "tp": 0})
@@ -387,11 +370,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed for passages, copies, edits and order")
     ap.add_argument("--shards", type=int, default=4, help="CLEANED shards the set is split into")
     ap.add_argument("--thresholds", default="0.7,0.8,0.9", help="comma-separated; 0.8 is DedupConfig's default")
+    ap.add_argument("--verify", default=DedupConfig().verify, choices=["exact", "signature"], help="DedupConfig.verify")
+    ap.add_argument(
+        "--recall-weight", type=float, default=DedupConfig().recall_weight, help="DedupConfig.recall_weight"
+    )
     args = ap.parse_args()
     if not SHAKESPEARE.exists() or not RST.exists():
         raise SystemExit(f"needs {SHAKESPEARE} and {RST} (../shared/corpora, see its README)")
     thresholds = [float(x) for x in args.thresholds.split(",")]
-    base = DedupConfig()
+    base = DedupConfig(verify=args.verify, recall_weight=args.recall_weight)
 
     t0 = time.perf_counter()
     ts = build_set(args.docs, args.seed)
@@ -411,7 +398,8 @@ def main() -> None:
     )
     print(
         f"DedupConfig: num_perm {base.num_perm}, shingle_words {base.shingle_words}, "
-        f"recall_weight {base.recall_weight}, seed {base.seed}, exact {base.exact}, near {base.near}"
+        f"recall_weight {base.recall_weight}, seed {base.seed}, exact {base.exact}, near {base.near}, "
+        f"verify {base.verify}, survivor {base.survivor}"
     )
     print(
         f"ground truth: exact Jaccard over all {len(ts.texts) * (len(ts.texts) - 1) // 2:,} pairs "
@@ -420,13 +408,14 @@ def main() -> None:
     print()
 
     results = []
-    for t in thresholds:
-        cfg = base.model_copy(update={"threshold": t})
-        with tempfile.TemporaryDirectory(prefix="forge-dedup-quality-") as root:
-            run = run_forge(ts, args.shards, cfg, root)
-        res = evaluate(ts, truth, run)
-        res["run"] = run
-        results.append(res)
+    with open_cluster(DaskConfig(n_workers=2, threads_per_worker=1)) as client:
+        for t in thresholds:
+            cfg = base.model_copy(update={"threshold": t})
+            with tempfile.TemporaryDirectory(prefix="forge-dedup-quality-") as root:
+                run = run_forge(ts, args.shards, cfg, root, client)
+            res = evaluate(ts, truth, run)
+            res["run"] = run
+            results.append(res)
 
     print(
         f"{'t':>4} {'bands x rows':>12} {'true':>6} {'pred':>6} {'tp':>6} {'prec':>6} {'recall':>6} {'F1':>6} "
@@ -434,7 +423,7 @@ def main() -> None:
     )
     for r in results:
         run = r["run"]
-        b, rows = bands_and_rows(r["threshold"], base.num_perm, base.recall_weight)
+        b, rows = run.counts.get("bands", 0), run.counts.get("rows", 0)
         p, rec, f1 = r["prf"]
         print(
             f"{r['threshold']:>4.2f} {f'{b} x {rows}':>12} {r['true']:>6} {r['pred']:>6} {r['tp']:>6} "
@@ -449,7 +438,7 @@ def main() -> None:
         fpj = f" (true J {r['fp_jaccard'][0]:.3f}..{r['fp_jaccard'][1]:.3f})" if r["fp_jaccard"] else ""
         print(
             f"t={r['threshold']:.2f}: dropped {drops}; verified pairs {run.counts.get('verified_pairs', 0)}, "
-            f"clusters {run.counts.get('clusters', 0)}"
+            f"near clusters {run.counts.get('near_clusters', 0)}, exact groups {run.counts.get('exact_groups', 0)}"
         )
         print(
             f"  missed true pairs: {r['true'] - r['tp']} ("

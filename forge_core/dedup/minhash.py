@@ -26,7 +26,7 @@ def bands_and_rows(threshold: float, num_perm: int, recall_weight: float) -> tup
     """datasketch's choice of (bands, rows) for the threshold, weighing missed pairs by recall_weight.
 
     Its default weighs misses and false candidates equally, which at 0.8 and 128 permutations
-    (9 x 13) lets 13% of pairs at J = 0.85 slip by. Every candidate is verified here, so an
+    (9 x 13) misses 13% of pairs at J = 0.85; Forge's 0.95 (16 x 8) misses 0.6%. Every candidate is verified, so an
     extra one costs a comparison and a missed one a duplicate left in the data.
     """
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(1 - recall_weight, recall_weight))
