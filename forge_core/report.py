@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from forge_core.dedup.report import markdown as cluster_markdown
+
 PII_TYPES = ("email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "credential")
 
 
@@ -105,6 +107,8 @@ def report_markdown(stats: dict[str, Any], ledger: pl.DataFrame, kept_words: pl.
     for where, reasons in c["by_reason"].items():
         status, _, stage = where.partition(".")
         lines += [f"| {status} | {stage} | {reason} | {n} |" for reason, n in reasons.items()]
+    if dedup.get("clusters"):
+        lines += ["", "## Duplicate clusters", "", cluster_markdown(dedup["clusters"])]
     lines += ["", "## Languages", "", "| language | documents | kept |", "| --- | ---: | ---: |"]
     lines += [f"| {r['language']} | {r['documents']} | {r['kept']} |" for r in language_table(ledger)]
     lines += ["", "## PII found, by type", "", "| type | found | documents |", "| --- | ---: | ---: |"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from dask_procs import external_cluster
 from documents import docx_bytes, eml_bytes, pdf_bytes, write
 from flow_runs import WEB_RULES_OFF, kept_text, ledger, run_curate, uri
 
@@ -172,51 +173,11 @@ def test_a_missing_source_is_a_clear_error(tmp_path):
 @pytest.mark.slow
 def test_existing_dask_cluster_gives_the_same_ledger(corpus, result, tmp_path):
     """`dask scheduler` and two `dask worker` processes on loopback, as a data team would run them."""
-    import socket
-    import subprocess
-    import sys
-    import time
+    from flows.curate import curate
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    bin_dir = Path(sys.executable).parent
-    address = f"tcp://127.0.0.1:{port}"
-    procs = [
-        subprocess.Popen(
-            [
-                bin_dir / "dask",
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dashboard-address",
-                "127.0.0.1:0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        time.sleep(2)
-        for i in range(2):
-            cmd = [bin_dir / "dask", "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--name", f"w{i}"]
-            cmd += ["--dashboard-address", "127.0.0.1:0"]
-            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        from distributed import Client
-
-        with Client(address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=120)
-        from flows.curate import curate
-
+    with external_cluster(workers=2) as address:
         config = {"workspace": str(tmp_path), "dask": {"address": address}, "clean": WEB_RULES_OFF}
         remote = curate(sources=[str(corpus)], config=config)
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
     assert remote["dataset_id"] == result["dataset_id"]
     assert ledger(remote).sort("doc_id").equals(ledger(result).sort("doc_id"))
 

@@ -249,3 +249,24 @@ def test_connected_components_chain_and_roots():
 
 def test_exact_jaccard_of_sorted_sets():
     assert jaccard(np.array([1, 2, 3], np.uint32), np.array([2, 3, 4], np.uint32)) == 0.5
+
+
+@needs_corpus
+@pytest.mark.slow
+def test_an_existing_dask_cluster_gives_the_same_ledger(tmp_path, client):
+    """`dask scheduler` and `dask worker` processes started apart from Forge, against the LocalCluster."""
+    from dask_procs import external_cluster
+    from distributed import Client
+
+    rng = random.Random(5)
+    originals = passages(40)
+    texts = originals + [edit(originals[i], 0.01, rng) for i in range(0, 40, 3)] + originals[:4]
+    texts += [edit(originals[0], 0.02, rng) for _ in range(5)]  # a cluster spread over shards
+    names = [f"{i:03d}.txt" for i in range(len(texts))]
+    shards = frames(texts, names, shards=5)
+    local_ws, local = run(tmp_path / "local", client, shards, DedupConfig())
+    with external_cluster(workers=2) as address, Client(address) as remote_client:
+        remote_ws, remote = run(tmp_path / "remote", remote_client, shards, DedupConfig())
+    a, b = read_shard(local_ws, local.ledger_path), read_shard(remote_ws, remote.ledger_path)
+    assert a.height >= 4 + 14 and a.equals(b)
+    assert local.clusters == remote.clusters

@@ -34,7 +34,11 @@ def cluster_report(
 
     attributes(refs) gives index rows (ref, source_uri, ...) for the few documents named in the report.
     """
-    sizes = clusters.group_by("kind", "cluster").agg(size=pl.len()).sort("size", "cluster", descending=[True, False])
+    sizes = (
+        clusters.group_by("kind", "cluster")
+        .agg(size=pl.len())
+        .sort("size", "kind", "cluster", descending=[True, False, False])
+    )
     report: dict = {}
     for kind in ("exact", "near"):
         s = sizes.filter(pl.col("kind") == kind)["size"]
