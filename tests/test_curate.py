@@ -203,3 +203,18 @@ def test_each_stage_publishes_its_counts_to_the_prefect_ui(result):
     for key in ("validation-cleaned", "dataset-summary"):
         artifact = asyncio.run(latest(key))
         assert artifact is not None and artifact.type == "markdown"
+    clusters = asyncio.run(latest("dedup-clusters"))
+    assert clusters is not None and "| exact | 2 | 4 | 2 |" in clusters.data, clusters and clusters.data
+
+
+def test_stats_hold_the_dedup_cluster_report(result):
+    dedup = json.loads((Path(result["dataset"]) / "stats.json").read_text())["stages"]["dedup"]
+    assert dedup["clusters"]["exact"] == {
+        "clusters": 2,
+        "documents": 4,
+        "dropped": 2,
+        "size_histogram": {"2": 2, "3": 0, "4": 0, "5-9": 0, "10-99": 0, "100+": 0},
+    }
+    assert {c["kind"] for c in dedup["clusters"]["largest"]} == {"exact"}
+    assert dedup["counts"]["verified_pairs"] == 0  # exact copies only; they never reach the LSH
+    assert {"sign", "plan.exact", "plan.near", "plan.resolve", "apply"} <= set(dedup["step_seconds"])
