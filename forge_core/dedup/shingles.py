@@ -13,6 +13,7 @@ tests compare the vectorized path against.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -21,15 +22,14 @@ import pyarrow as pa
 WORD = r"\w+"
 MUL = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: the fold's multiplier
 BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2^64
-BASE_INV = np.uint64(pow(int(BASE), -1, 1 << 64))
 _M64 = (1 << 64) - 1
 
 
 def word_hash(word: str) -> int:
     """A 64-bit hash of one word: its UTF-8 bytes as a polynomial in BASE mod 2^64, then mixed.
 
-    A polynomial, so that the vectorized path can hash every word of a shard from one cumulative
-    sum over the shard's bytes, with no Python per word.
+    A polynomial, so that the vectorized path hashes every word of a shard with a few array
+    operations over its bytes, with no Python per word.
     """
     h = 0
     for i, byte in enumerate(word.encode("utf-8")):
@@ -66,11 +66,11 @@ def shingle_set(text: str, n: int) -> set[int]:
     return {shingle_hash(ws[i : i + n]) for i in range(len(ws) - n + 1)}
 
 
-def _powers(base: np.uint64, n: int) -> np.ndarray:
-    """base^0 .. base^(n-1) mod 2^64."""
-    out = np.full(n, base, dtype=np.uint64)
-    if n:
-        out[0] = 1
+@cache
+def _powers(n: int) -> np.ndarray:
+    """BASE^0 .. BASE^(n-1) mod 2^64 (n: the longest word seen, rounded up to a power of two)."""
+    out = np.full(n, BASE, dtype=np.uint64)
+    out[0] = 1
     return np.cumprod(out, dtype=np.uint64)
 
 
@@ -84,13 +84,11 @@ def _token_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     _, offs, data = flat.buffers()
     bounds = np.frombuffer(offs, dtype=np.int64, count=len(flat) + 1, offset=flat.offset * 8)
     raw = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]].astype(np.uint64)
-    bounds = bounds - bounds[0]
-    # sum of byte_i * BASE^i over a word = (prefix[end] - prefix[start]) / BASE^start
-    prefix = np.zeros(len(raw) + 1, dtype=np.uint64)
-    np.cumsum(raw * _powers(BASE, len(raw)), dtype=np.uint64, out=prefix[1:])
-    starts, ends = bounds[:-1], bounds[1:]
-    poly = (prefix[ends] - prefix[starts]) * _powers(BASE_INV, len(raw) + 1)[starts]
-    return fmix64(poly), counts
+    starts, lengths = bounds[:-1] - bounds[0], np.diff(bounds)
+    # every byte times BASE to the power of its place in its word, summed per word (wrapping)
+    place = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
+    table = _powers(1 << int(lengths.max() - 1).bit_length())
+    return fmix64(np.add.reduceat(raw * table[place], starts, dtype=np.uint64)), counts
 
 
 def shingle_hashes(texts: pl.Series | list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
