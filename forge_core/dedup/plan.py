@@ -32,12 +32,15 @@ from forge_core.dedup.survivors import COLUMNS as RANK_COLUMNS
 from forge_core.dedup.survivors import pick
 from forge_core.io.workspace import Workspace
 
-ROWS_PER_PARTITION = 2_000_000  # shuffled rows per output partition: ~40 MB of keys and refs
+# Rows per shuffled partition, sized so one partition stays tens of MB whatever the corpus size.
+EXACT_ROWS = 200_000  # text hash, source URI, row, length: ~150 bytes a row
+KEY_ROWS = 2_000_000  # band key and ref, or a candidate pair: 16 bytes a row
 COUNTS_META = pd.DataFrame({"partition": pd.Series([], dtype="int64"), "rows": pd.Series([], dtype="int64")})
 
 
-def partitions(rows: int) -> int:
-    return max(1, math.ceil(rows / ROWS_PER_PARTITION))
+def partitions(rows: int, per_partition: int, shards: int) -> int:
+    """At least one partition per input shard, so the work after a shuffle spreads like the shards."""
+    return max(1, shards, math.ceil(rows / per_partition))
 
 
 def _read(ws: Workspace, path: str, columns: list[str] | None = None) -> pl.DataFrame:
@@ -86,7 +89,7 @@ def exact_pass(client: Any, ws: Workspace, folders: list[str], n_docs: int, rule
 
     meta = _pandas(_read(ws, index_path(folders[0]), ["text_hash", *RANK_COLUMNS]).head(0))
     keys = dd.from_map(_exact_keys, folders, ws=ws, meta=meta, label="dedup-exact-keys", enforce_metadata=False)
-    grouped = keys.shuffle(on="text_hash", npartitions=partitions(n_docs))
+    grouped = keys.shuffle(on="text_hash", npartitions=partitions(n_docs, EXACT_ROWS, len(folders)))
     written = grouped.map_partitions(_exact_part, ws=ws, out=out, rule=rule, meta=COUNTS_META)
     return int(_compute(client, written)["rows"].sum())
 
@@ -135,10 +138,10 @@ def near_pass(client: Any, signed: Signed, n_docs: int, cfg: DedupConfig, exact_
         label="dedup-band-keys",
         enforce_metadata=False,
     )
-    buckets = keys.shuffle(on="key", npartitions=partitions(n_docs * bands))
+    buckets = keys.shuffle(on="key", npartitions=partitions(n_docs * bands, KEY_ROWS, len(shards)))
     pair_meta = pd.DataFrame({"a": pd.Series([], dtype="uint64"), "b": pd.Series([], dtype="uint64")})
     pairs = buckets.map_partitions(_bucket_part, cap=cfg.bucket_pairs, meta=pair_meta)
-    by_pair = pairs.shuffle(on=["a", "b"], npartitions=partitions(n_docs))
+    by_pair = pairs.shuffle(on=["a", "b"], npartitions=partitions(n_docs, KEY_ROWS, len(shards)))
     meta = COUNTS_META.assign(candidates=pd.Series([], dtype="int64"))
     written = by_pair.map_partitions(
         _verify_part, signed=signed, threshold=cfg.threshold, how=cfg.verify, out=out, meta=meta
