@@ -84,7 +84,7 @@ def _resolve(ws: Workspace, signed: Signed, cfg: DedupConfig, dirs: dict, ledger
     ledger = plan.ledger_rows(signed, drops) if drops.height else empty_ledger()
     ledger = ledger.with_columns(stage=pl.lit(STAGE)).select(LEDGER_COLUMNS)
     write_shard(ws, ledger_path, ledger, LEDGER_PART)
-    report = cluster_report(clusters, drops, lambda refs: plan._attributes(signed, refs), cfg.report_clusters)
+    report = cluster_report(clusters, drops, lambda refs: plan.attributes(signed, refs), cfg.report_clusters)
     counts = {f"dropped.{reason}": n for reason, n in ledger.group_by("reason").len().iter_rows()}
     counts["near_clusters"] = report["near"]["clusters"]
     counts["exact_groups"] = report["exact"]["clusters"]

@@ -156,7 +156,7 @@ def near_pass(client: Any, signed: Signed, n_docs: int, cfg: DedupConfig, exact_
 
 
 # 3. resolve ---------------------------------------------------------------------------------
-def _attributes(signed: Signed, refs: np.ndarray) -> pl.DataFrame:
+def attributes(signed: Signed, refs: np.ndarray) -> pl.DataFrame:
     """Index rows (no text) of the given refs, one shard's index at a time."""
     wanted = pl.Series("ref", np.unique(refs), dtype=pl.UInt64)
     frames = [_read(signed.ws, index_path(signed.folders[min(signed.folders)]), INDEX_COLUMNS).head(0)]
@@ -183,7 +183,7 @@ def resolve(signed: Signed, cfg: DedupConfig, exact_dir: str, edges_dir: str) ->
 
     nodes, root = components(chunks) if edge_paths else (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
     members = pl.DataFrame({"ref": nodes, "cluster": root}, schema={"ref": pl.UInt64, "cluster": pl.UInt64})
-    ranks = _attributes(signed, nodes).select(RANK_COLUMNS)
+    ranks = attributes(signed, nodes).select(RANK_COLUMNS)
     near = pick(members.join(ranks, on="ref"), "cluster", cfg.survivor)
     near = near.filter(pl.col("ref") != pl.col("survivor")).select("ref", "survivor")
     near = near.with_columns(
@@ -207,7 +207,7 @@ def resolve(signed: Signed, cfg: DedupConfig, exact_dir: str, edges_dir: str) ->
 def ledger_rows(signed: Signed, drops: pl.DataFrame) -> pl.DataFrame:
     """Ledger-shaped rows (stage left to the caller) for drops, with the survivor's doc_id in detail."""
     refs = np.concatenate([drops["ref"].to_numpy(), drops["survivor"].to_numpy()])
-    attrs = _attributes(signed, refs)
+    attrs = attributes(signed, refs)
     ids = attrs.select("ref", survivor_id="doc_id")
     rows = drops.join(attrs, on="ref").join(ids, left_on="survivor", right_on="ref")
     return rows.select(
