@@ -25,7 +25,7 @@ import polars as pl
 from forge_core.config import DedupConfig
 from forge_core.dedup.components import components
 from forge_core.dedup.exact import exact_drops
-from forge_core.dedup.index import INDEX_COLUMNS, Signed, index_path, shard_of
+from forge_core.dedup.index import INDEX_COLUMNS, ROW_BITS, Signed, index_path, shard_of
 from forge_core.dedup.lsh import bucket_pairs, shard_band_keys, verify
 from forge_core.dedup.minhash import config_bands
 from forge_core.dedup.survivors import COLUMNS as RANK_COLUMNS
@@ -38,9 +38,10 @@ KEY_ROWS = 2_000_000  # band key and ref, or a candidate pair: 16 bytes a row
 COUNTS_META = pd.DataFrame({"partition": pd.Series([], dtype="int64"), "rows": pd.Series([], dtype="int64")})
 
 
-def partitions(rows: int, per_partition: int, shards: int) -> int:
-    """At least one partition per input shard, so the work after a shuffle spreads like the shards."""
-    return max(1, shards, math.ceil(rows / per_partition))
+def partitions(client: Any, rows: int, per_partition: int) -> int:
+    """At least one partition per worker, so the work after a shuffle spreads over the cluster."""
+    workers = len(client.scheduler_info().get("workers", {})) or 1
+    return max(workers, math.ceil(rows / per_partition))
 
 
 def _read(ws: Workspace, path: str, columns: list[str] | None = None) -> pl.DataFrame:
@@ -89,17 +90,27 @@ def exact_pass(client: Any, ws: Workspace, folders: list[str], n_docs: int, rule
 
     meta = _pandas(_read(ws, index_path(folders[0]), ["text_hash", *RANK_COLUMNS]).head(0))
     keys = dd.from_map(_exact_keys, folders, ws=ws, meta=meta, label="dedup-exact-keys", enforce_metadata=False)
-    grouped = keys.shuffle(on="text_hash", npartitions=partitions(n_docs, EXACT_ROWS, len(folders)))
+    grouped = keys.shuffle(on="text_hash", npartitions=partitions(client, n_docs, EXACT_ROWS))
     written = grouped.map_partitions(_exact_part, ws=ws, out=out, rule=rule, meta=COUNTS_META)
-    return int(_compute(client, written)["rows"].sum())
+    n = int(_compute(client, written)["rows"].sum())
+    # one sorted file of every dropped ref (8 bytes each), which each shard's band step filters,
+    # instead of every shard reading every partition's file
+    drops = read_parts(ws, out, ["ref"])
+    refs = drops.sort("ref") if drops is not None else pl.DataFrame(schema={"ref": pl.UInt64})
+    with ws.fs.open(f"{out}/dropped.parquet", "wb") as f:
+        refs.write_parquet(f, compression="zstd", statistics=True, row_group_size=65536)
+    return n
 
 
 # 2. near ------------------------------------------------------------------------------------
 def _dropped_in(ws: Workspace, exact_dir: str, shard: int) -> np.ndarray:
-    drops = read_parts(ws, exact_dir, ["ref"])
-    if drops is None:
+    path = f"{exact_dir}/dropped.parquet"
+    if not ws.exists(path):  # exact dedup switched off
         return np.zeros(0, dtype=np.uint64)
-    return drops.filter(shard_of(pl.col("ref")) == shard)["ref"].to_numpy()
+    lo, hi = shard << ROW_BITS, (shard + 1) << ROW_BITS
+    with ws.fs.open(path, "rb") as f:
+        drops = pl.read_parquet(f)
+    return drops.filter((pl.col("ref") >= lo) & (pl.col("ref") < hi))["ref"].to_numpy()
 
 
 def _band_keys(shard: int, signed: Signed, exact_dir: str, bands: int, rows: int) -> pd.DataFrame:
@@ -138,10 +149,10 @@ def near_pass(client: Any, signed: Signed, n_docs: int, cfg: DedupConfig, exact_
         label="dedup-band-keys",
         enforce_metadata=False,
     )
-    buckets = keys.shuffle(on="key", npartitions=partitions(n_docs * bands, KEY_ROWS, len(shards)))
+    buckets = keys.shuffle(on="key", npartitions=partitions(client, n_docs * bands, KEY_ROWS))
     pair_meta = pd.DataFrame({"a": pd.Series([], dtype="uint64"), "b": pd.Series([], dtype="uint64")})
     pairs = buckets.map_partitions(_bucket_part, cap=cfg.bucket_pairs, meta=pair_meta)
-    by_pair = pairs.shuffle(on=["a", "b"], npartitions=partitions(n_docs, KEY_ROWS, len(shards)))
+    by_pair = pairs.shuffle(on=["a", "b"], npartitions=partitions(client, n_docs, KEY_ROWS))
     meta = COUNTS_META.assign(candidates=pd.Series([], dtype="int64"))
     written = by_pair.map_partitions(
         _verify_part, signed=signed, threshold=cfg.threshold, how=cfg.verify, out=out, meta=meta
