@@ -33,8 +33,8 @@ from forge_core.dedup.survivors import pick
 from forge_core.io.workspace import Workspace
 
 # Rows per shuffled partition, sized so one partition stays tens of MB whatever the corpus size.
-EXACT_ROWS = 200_000  # text hash, source URI, row, length: ~150 bytes a row
-KEY_ROWS = 2_000_000  # band key and ref, or a candidate pair: 16 bytes a row
+EXACT_ROWS = 50_000  # text hash, source URI, row, length: ~150 bytes a row
+KEY_ROWS = 500_000  # band key and ref, or a candidate pair: 16 bytes a row
 COUNTS_META = pd.DataFrame({"partition": pd.Series([], dtype="int64"), "rows": pd.Series([], dtype="int64")})
 
 
