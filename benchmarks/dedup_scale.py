@@ -108,7 +108,6 @@ OFFLINE = {
     "LOGURU_LEVEL": "WARNING",
     "DO_NOT_TRACK": "1",
 }
-MUL = np.uint64(0x100000001B3)
 
 
 # The corpus -------------------------------------------------------------------------------------
@@ -293,19 +292,13 @@ def ensure_corpus(work: Path, docs: int, seed: int) -> tuple[Path, dict]:
 
 
 # Ground truth -----------------------------------------------------------------------------------
-def fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
-
-
 def shingle_ids(texts: pl.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(document, shingle) for every distinct n-word shingle of each text: the lowercased \\w+ words,
     as Forge shingles, each shingle named by a 64-bit hash of its words (polars' string hash of each
     word, folded). 64 bits, so that a collision between two of the corpus' shingles is unlikely
     (about 0.002 expected at 1M documents): the Jaccard here is exact in all but name."""
+    from forge_core.dedup.shingles import MUL, fmix64  # here: the references' venvs lack forge_core
+
     tokens = texts.str.to_lowercase().str.extract_all(r"\w+")
     counts = tokens.list.len().to_numpy().astype(np.int64)
     if counts.min(initial=n) < n:

@@ -25,7 +25,7 @@ from forge_core.checkpoint import ShardReport
 from forge_core.config import DedupConfig
 from forge_core.dedup.exact import text_hashes
 from forge_core.dedup.minhash import signatures
-from forge_core.dedup.shingles import shingle_hashes
+from forge_core.dedup.shingles import jaccard, shingle_hashes
 from forge_core.io.shards import read_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import ANNOTATION_COLUMNS
@@ -142,7 +142,7 @@ class Signed:
         return out if out is not None else np.zeros((0, 0), dtype=np.uint32)
 
     def shingles(self, ref: int) -> np.ndarray:
-        shard, row = ref >> ROW_BITS, ref & ((1 << ROW_BITS) - 1)
+        shard, row = ref >> ROW_BITS, ref & ((1 << ROW_BITS) - 1)  # plain ints: this runs once per pair
         offsets = self.array(shard, "shingle_offsets")
         return self.array(shard, "shingle_values")[offsets[row] : offsets[row + 1]]
 
@@ -153,9 +153,5 @@ class Signed:
             return np.zeros(0)
         if how == "signature":
             return np.mean(self.signatures(a) == self.signatures(b), axis=1)
-        out = np.empty(len(a))
-        for i, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
-            sx, sy = self.shingles(x), self.shingles(y)
-            both = np.intersect1d(sx, sy, assume_unique=True).size
-            out[i] = both / (sx.size + sy.size - both)
-        return out
+        pairs = zip(a.tolist(), b.tolist(), strict=True)
+        return np.array([jaccard(self.shingles(x), self.shingles(y)) for x, y in pairs])

@@ -87,10 +87,5 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
-    """Jaccard similarity estimated from signatures (rows of a against rows of b)."""
-    return np.mean(a == b, axis=-1)
-
-
 def config_bands(cfg: DedupConfig) -> tuple[int, int]:
     return bands_and_rows(cfg.threshold, cfg.num_perm, cfg.recall_weight)

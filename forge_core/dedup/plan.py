@@ -31,6 +31,7 @@ from forge_core.dedup.minhash import config_bands
 from forge_core.dedup.survivors import COLUMNS as RANK_COLUMNS
 from forge_core.dedup.survivors import pick
 from forge_core.io.workspace import Workspace
+from forge_core.steps import drops as ledger_drops
 
 # Rows per shuffled partition, sized so one partition stays tens of MB whatever the corpus size.
 EXACT_ROWS = 50_000  # text hash, source URI, row, length: ~150 bytes a row
@@ -221,19 +222,8 @@ def ledger_rows(signed: Signed, drops: pl.DataFrame) -> pl.DataFrame:
     attrs = attributes(signed, refs)
     ids = attrs.select("ref", survivor_id="doc_id")
     rows = drops.join(attrs, on="ref").join(ids, left_on="survivor", right_on="ref")
-    return rows.select(
-        "doc_id",
-        "source_uri",
-        "raw_sha256",
-        "bytes",
-        status=pl.lit("dropped"),
-        stage=pl.lit(None, dtype=pl.String),
-        reason="reason",
-        detail="survivor_id",
-        similarity="similarity",
-        parent_doc_id="parent_doc_id",
-        **{c: c for c in INDEX_COLUMNS if c in ("language", "language_score", "pii")},
-    ).sort("doc_id")
+    by_reason = rows.partition_by("reason", as_dict=True)
+    return pl.concat([ledger_drops(g, r, pl.col("survivor_id")) for (r,), g in by_reason.items()]).sort("doc_id")
 
 
 def work_dirs(work: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ def _bin(lo: int, hi: int | None) -> str:
 
 def histogram(sizes: pl.Series) -> dict[str, int]:
     return {
-        _bin(lo, hi): int(((sizes >= lo) & (sizes <= (hi if hi is not None else sizes.max() or lo))).sum())
+        _bin(lo, hi): int(sizes.filter(sizes >= lo if hi is None else sizes.is_between(lo, hi)).len())
         for lo, hi in BINS
     }
 
