@@ -7,13 +7,16 @@ default), and every error names the key path and the file it came from.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from forge_core.train.config import TrainConfig
 
 MiB = 1024 * 1024
 
@@ -270,38 +273,6 @@ class TokenizeConfig(_Strict):
     )
 
 
-class TrainConfig(_Strict):
-    """The model and how it is trained (defaults: the tiny preset, a couple of minutes on a laptop CPU)."""
-
-    preset: str = Field(default="tiny", description="Model size from the presets table (forge_core/model/presets.py).")
-    block_size: int | None = Field(default=None, ge=8, description="Context length in tokens; empty = the preset's.")
-    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout in attention and residual branches.")
-    max_steps: int = Field(default=200, gt=0, description="Optimizer steps.")
-    batch_size: int = Field(default=8, gt=0, description="Sequences per micro-batch.")
-    grad_accum: int = Field(default=1, gt=0, description="Micro-batches per optimizer step.")
-    learning_rate: float = Field(default=3e-3, gt=0.0, description="Peak AdamW learning rate.")
-    min_lr_ratio: float = Field(default=0.1, ge=0.0, le=1.0, description="Cosine decay ends at this share of the peak.")
-    warmup_steps: int = Field(default=20, ge=0, description="Linear warm-up steps before the cosine decay.")
-    weight_decay: float = Field(default=0.1, ge=0.0, description="AdamW weight decay on matrices (not on norms).")
-    grad_clip: float = Field(default=1.0, ge=0.0, description="Clip the gradient norm to this; 0 turns clipping off.")
-    eval_every: int = Field(default=50, gt=0, description="Steps between validation passes.")
-    eval_batches: int = Field(default=10, gt=0, description="Validation batches per pass during training.")
-    precision: Literal["auto", "bf16-mixed", "16-mixed", "32-true"] = Field(
-        default="auto", description="auto: bf16-mixed on a CUDA GPU that supports it, else 32-true."
-    )
-    accelerator: Literal["auto", "cpu", "gpu"] = Field(default="auto", description="auto: a GPU when CUDA sees one.")
-    seed: int = Field(default=1337, description="Seeds weights, batch order and sampling.")
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, name: str) -> str:
-        from forge_core.model.presets import PRESETS
-
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-        return name
-
-
 class EvalConfig(_Strict):
     """The evaluation after training: held-out loss, perplexity, bits per byte and samples."""
 
@@ -369,7 +340,7 @@ def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
+        if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             lines.append(f"  {key}: unknown key (check the spelling; `forge init` writes every valid key)")
         else:
             lines.append(f"  {key}: {e['msg']} (got {json.dumps(e.get('input'), default=str)})")
@@ -412,12 +383,17 @@ def _emit(model: type[BaseModel], values: BaseModel, indent: int, out: list[str]
     pad = "  " * indent
     for name, field in model.model_fields.items():
         value = getattr(values, name)
-        if isinstance(value, BaseModel):
+        if isinstance(value, BaseModel) or dataclasses.is_dataclass(value):
             doc = textwrap.dedent(type(value).__doc__ or "").strip().splitlines()[0]
             out.append("")
             out.append(f"{pad}# {doc}")
             out.append(f"{pad}{name}:")
-            _emit(type(value), value, indent + 1, out)
+            if isinstance(value, BaseModel):
+                _emit(type(value), value, indent + 1, out)
+            else:
+                for f in dataclasses.fields(value):
+                    out.append(f"{pad}  # {f.metadata['help']}")
+                    out.append(f"{pad}  {f.name}: {_yaml_value(getattr(value, f.name))}")
         else:
             if field.description:
                 out.append(f"{pad}# {field.description}")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,10 +31,18 @@ def train_language_model(
     from lightning.pytorch.loggers import MLFlowLogger
     from tokenizers import Tokenizer
 
-    from forge_core.train.evaluate import sample_continuations
+    from forge_core.train.curve import plot_curve
+    from forge_core.train.samples import sample_continuations
     from forge_core.train.trainer import train_model
 
     log = get_run_logger()
+    if cfg.train.devices * cfg.train.num_nodes > 1:
+        # Lightning starts the other ranks by running the same command again: that must be
+        # `forge train`, not the whole flow.
+        raise ValueError(
+            f"train.devices x train.num_nodes = {cfg.train.devices * cfg.train.num_nodes}: `forge run` trains on one "
+            "device; for several, run `forge train --tokens <workspace>/datasets/<id>/tokens` (README: multi-GPU)"
+        )
     dataset_id = tags["dataset_id"]
     run_id = records.start_run(experiment_id, "train", tags, parent=parent_run)
     client = mlflow.tracking.MlflowClient()
@@ -50,7 +60,19 @@ def train_language_model(
             experiment_name=cfg.registry.experiment, tracking_uri=mlflow.get_tracking_uri(), run_id=run_id
         )
         log.info("training preset %r on %d tokens of %s", cfg.train.preset, tokens["train"]["tokens"], dataset_id)
-        model, data, result = train_model(tokens, cfg, f"{ws.training_dir(run_id)}/checkpoints", logger)
+        # Checkpoints are written and renamed in place, so they need a local folder; an object-store
+        # workspace trains into a local temporary one.
+        local = Path(ws.training_dir(run_id) if ws.is_local else tempfile.mkdtemp(prefix=f"forge-train-{run_id}-"))
+        local.mkdir(parents=True, exist_ok=True)
+        checkpoints = str(local / "checkpoints")
+        model, data, result = train_model(
+            tokens, cfg.train, checkpoints, logger, final_eval_batches=cfg.eval.max_batches
+        )
+        curve = result.to_dict().pop("curve")
+        client.log_dict(run_id, curve, "training/curve.json")
+        plot = plot_curve(curve, local / "loss.png", f"{cfg.train.preset}: {result.parameters:,} parameters")
+        if plot is not None:
+            client.log_artifact(run_id, str(plot), artifact_path="training")
 
         with ws.fs.open(tokenizer_path, "r", encoding="utf-8") as f:
             tokenizer_json = f.read()
@@ -65,10 +87,8 @@ def train_language_model(
             + [mlflow.entities.Metric("parameters", result.parameters, 0, 0)],
         )
         client.log_dict(run_id, samples, "evaluation/samples.json")
-        client.log_dict(run_id, result.to_dict(), "evaluation/result.json")
-        bundle = save_bundle(
-            model, tokenizer_json, f"{ws.training_dir(run_id)}/bundle", {"dataset_id": dataset_id, "run_id": run_id}
-        )
+        client.log_dict(run_id, {k: v for k, v in result.to_dict().items() if k != "curve"}, "evaluation/result.json")
+        bundle = save_bundle(model, tokenizer_json, local / "bundle", {"dataset_id": dataset_id, "run_id": run_id})
     except BaseException:
         records.end_run(run_id, failed=True)
         raise

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass
@@ -99,6 +100,7 @@ class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
+        self.checkpoint_activations = False  # a training choice, not part of the shape
         self.embed = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.norm = nn.RMSNorm(cfg.n_embd, eps=1e-5)
@@ -128,7 +130,11 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")
         x = self.embed(idx)
         for block in self.blocks:
-            x = block(x, self.rope_cos, self.rope_sin)
+            if self.checkpoint_activations and self.training:
+                # Keep only each block's input; recompute its insides in the backward pass.
+                x = checkpoint(block, x, self.rope_cos, self.rope_sin, use_reentrant=False)
+            else:
+                x = block(x, self.rope_cos, self.rope_sin)
         logits = self.head(self.norm(x))
         if targets is None:
             return logits, None
@@ -140,10 +146,10 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def flops_per_token(self) -> int:
-        """Training FLOPs per token: 6 per weight (forward and backward) plus attention scores."""
-        cfg = self.cfg
-        attention = 12 * cfg.n_layer * cfg.n_embd * cfg.block_size  # QK^T and AV, forward and backward
-        return 6 * self.num_params() + attention
+        """Training FLOPs per token of this shape (forge_core/model/sizing.py says what is counted)."""
+        from forge_core.model.sizing import flops_per_token
+
+        return flops_per_token(self.cfg)
 
     @torch.no_grad()
     def generate(

@@ -1,17 +1,14 @@
-"""After training: held-out loss, perplexity and bits per byte, and continuations of held-out text."""
+"""Held-out loss, perplexity and bits per byte: of the validation split after training, and of any
+text file a user brings (`forge eval`). Torch only, so it runs where training runs."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import polars as pl
 import torch
 from torch.utils.data import DataLoader
 
-from forge_core.config import EvalConfig
 from forge_core.model.gpt import GPT
-from forge_core.train.data import TokenStream
 from forge_core.train.module import bits_per_byte
 
 
@@ -38,33 +35,43 @@ def evaluate(model: GPT, batches: DataLoader, bytes_per_token: float) -> dict[st
     }
 
 
-def prompt_offsets(index: pl.DataFrame, n: int) -> list[tuple[str, int, int]]:
-    """(doc_id, offset in the validation stream, length) of n validation documents, a fixed choice."""
-    val = index.filter(pl.col("split") == "val").sort("shard", "start")
-    shard_tokens = val.group_by("shard").agg(pl.col("length").sum()).sort("shard")
-    base = dict(zip(shard_tokens["shard"], shard_tokens["length"].cum_sum() - shard_tokens["length"], strict=True))
-    chosen = val.sort("doc_id").head(n)  # by doc_id: a stable pick that does not favour early shards
-    return [
-        (d, int(base[s]) + int(start), int(length))
-        for d, s, start, length in chosen.select("doc_id", "shard", "start", "length").iter_rows()
-    ]
-
-
 @torch.no_grad()
-def sample_continuations(
-    model: GPT, tokenizer: Any, val: TokenStream, index: pl.DataFrame, cfg: EvalConfig, eot: int, seed: int
-) -> list[dict[str, str]]:
-    """Continue the opening tokens of a few validation documents: what the model learned, in words."""
+def score_tokens(model: GPT, tokens: list[int] | torch.Tensor, n_bytes: int, start: int, batch_size: int = 8):
+    """Loss per token and bits per byte of a whole text, every token scored.
+
+    The text's tokens follow `start` (end-of-text: a document begins), so even the first token is
+    predicted, and n_bytes is the whole text's UTF-8 length: the bits are spent on exactly those
+    bytes. Windows of block_size do not overlap, so a token sees the context since its window began.
+    """
     model.eval()
     device = next(model.parameters()).device
-    torch.manual_seed(seed)
-    out = []
-    for doc_id, offset, length in prompt_offsets(index, cfg.samples):
-        prompt = val.read(offset, min(cfg.prompt_tokens, length - 1))
-        idx = torch.tensor(prompt, dtype=torch.long, device=device)[None]
-        generated = model.generate(idx, cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k, stop=eot)
-        new = [t for t in generated[0, len(prompt) :].tolist() if t != eot]
-        out.append(
-            {"doc_id": doc_id, "prompt": tokenizer.decode(prompt.tolist()), "continuation": tokenizer.decode(new)}
-        )
-    return out
+    ids = torch.as_tensor([start, *list(tokens)], dtype=torch.long)
+    T = model.cfg.block_size
+    n_full = (len(ids) - 1) // T
+    windows = [(ids[s : s + T], ids[s + 1 : s + T + 1]) for s in range(0, n_full * T, T)]
+    if n_full * T < len(ids) - 1:  # the shorter last window
+        windows.append((ids[n_full * T : -1], ids[n_full * T + 1 :]))
+    nats, scored = 0.0, 0
+    for i in range(0, len(windows), batch_size):
+        for group in _same_length(windows[i : i + batch_size]):
+            x = torch.stack([w[0] for w in group]).to(device)
+            y = torch.stack([w[1] for w in group]).to(device)
+            _, loss = model(x, y)
+            nats += float(loss) * y.numel()
+            scored += y.numel()
+    if not scored:
+        raise ValueError("the text holds no tokens to score")
+    loss = nats / scored
+    return {
+        "loss_per_token": loss,
+        "perplexity": math.exp(min(loss, 50.0)),
+        "bits_per_byte": nats / math.log(2) / max(n_bytes, 1),
+        "tokens": scored,
+        "bytes": n_bytes,
+    }
+
+
+def _same_length(windows: list[tuple[torch.Tensor, torch.Tensor]]) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Split a batch where the last, shorter window cannot stack with the full ones."""
+    full = [w for w in windows if len(w[0]) == len(windows[0][0])]
+    return [full] + ([windows[len(full) :]] if len(full) < len(windows) else [])

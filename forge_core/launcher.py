@@ -1,0 +1,17 @@
+"""The `forge` executable. `forge train` goes straight to its own argparse command line, which
+needs only torch, lightning and numpy, so it works on a GPU node without typer, pydantic or the
+data stack; everything else is the typer app in cli.py."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["train"]:
+        from forge_core.train.cli import main as train
+
+        raise SystemExit(train(sys.argv[2:]))
+    from forge_core.cli import app
+
+    app()
