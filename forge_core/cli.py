@@ -423,8 +423,11 @@ def size(
     micro_batch: Annotated[int, typer.Option("--micro-batch", min=1, help="Sequences per GPU per step.")] = 8,
     as_json: JsonOpt = False,
 ) -> None:
-    """The largest model preset your tokens, GPUs and hours can train well: parameters, training FLOPs,
-    memory per GPU, time, ddp or fsdp, and every other preset for comparison."""
+    """The model preset your tokens, GPUs and hours can train well, with its FLOPs, memory and time.
+
+    Chinchilla's ~20 tokens per parameter; memory per GPU for weights, gradients, AdamW state and
+    activations; DDP or FSDP; and every other preset for comparison.
+    """
     from forge_core.model.sizing import format_report, parse_tokens, recommend
 
     try:

@@ -116,7 +116,13 @@ class TrainResult:
 
 
 def build_trainer(
-    t: TrainConfig, accelerator: str, precision: str, strategy: Any, checkpoint_dir: str, logger: Logger | bool
+    t: TrainConfig,
+    accelerator: str,
+    precision: str,
+    strategy: Any,
+    checkpoint_dir: str,
+    logger: Logger | bool,
+    extra: list[L.Callback] | tuple = (),
 ) -> tuple[L.Trainer, LossCurve, Timer | None]:
     curve = LossCurve()
     timer = Timer(duration=timedelta(seconds=t.max_seconds), interval="step") if t.max_seconds else None
@@ -137,7 +143,7 @@ def build_trainer(
         num_sanity_val_steps=0,
         log_every_n_steps=1,
         logger=logger,
-        callbacks=[curve, *([timer] if timer else []), checkpoints],  # saved after the curve has the step
+        callbacks=[curve, *extra, *([timer] if timer else []), checkpoints],  # saved after the curve has the step
         use_distributed_sampler=False,  # MicroBatches splits the global batch across ranks itself
         enable_checkpointing=False,  # StepCheckpoints saves
         enable_model_summary=False,
@@ -153,6 +159,7 @@ def train_model(
     logger: Logger | bool,
     resume: bool = False,
     final_eval_batches: int = 50,
+    callbacks: list[L.Callback] | tuple = (),
 ) -> tuple[GPT | None, TokenData, TrainResult | None]:
     """Train a GPT of the configured preset on a dataset version's token files.
 
@@ -179,7 +186,7 @@ def train_model(
         asdict(gpt_cfg), asdict(t), data.bytes_per_token, peak_flops=peak[1] if peak else None, compile=compiled
     )
     module.max_seconds = t.max_seconds
-    trainer, curve, timer = build_trainer(t, accelerator, precision, strategy, checkpoint_dir, logger)
+    trainer, curve, timer = build_trainer(t, accelerator, precision, strategy, checkpoint_dir, logger, callbacks)
     if timer is not None:
         module.elapsed = lambda: timer.time_elapsed("train")
     data.consumed = lambda: trainer.global_step * t.grad_accum
