@@ -360,7 +360,7 @@ def eval_model(
         f"{scores['loss_per_token']:.4f} nats per token ({scores['tokens']:,} tokens, {scores['bytes']:,} bytes)"
     )
     if as_json:
-        emit_json({"model_name": mv.name, "model_version": mv.version, "text": str(text), **scores})
+        emit_json({"model_name": mv.name, "model_version": str(mv.version), "text": str(text), **scores})
 
 
 @app.command()

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -157,3 +158,35 @@ def test_forge_generate_prints_a_continuation(run):
     )
     assert out.exit_code == 0, out.output
     assert out.output.startswith("Pump") and len(out.output.strip()) > len("Pump")
+
+
+def test_forge_eval_scores_every_byte_of_a_text_file(run, tmp_path):
+    text = KEPT.read_text(encoding="utf-8")[:300]  # shorter than the context: one window, checked by hand below
+    (tmp_path / "held_out.txt").write_text(text, encoding="utf-8")
+    scores = cli(run, "eval", f"{MODEL}@candidate", "--text", str(tmp_path / "held_out.txt"))
+    assert (scores["model_name"], scores["model_version"], scores["bytes"]) == (MODEL, "1", len(text.encode()))
+
+    import torch
+
+    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}@candidate").unwrap_python_model()
+    ids = [loaded.tokenizer.token_to_id("<|endoftext|>"), *loaded.tokenizer.encode(text, add_special_tokens=False).ids]
+    with torch.no_grad():
+        logits, _ = loaded.model(torch.tensor([ids[:-1]]))
+        nats = torch.nn.functional.cross_entropy(logits[0].float(), torch.tensor(ids[1:]), reduction="sum")
+    assert scores["tokens"] == len(ids) - 1
+    assert scores["bits_per_byte"] == pytest.approx(float(nats) / np.log(2) / len(text.encode()), rel=1e-4)
+
+    missing = CliRunner().invoke(app, ["eval", MODEL, "--text", str(tmp_path / "nope.txt"), "--workspace", "x"])
+    assert missing.exit_code == 1 and "nope.txt: cannot read as UTF-8 text" in missing.output
+
+
+def test_the_train_run_holds_the_loss_curve_and_its_picture(run):
+    client = mlflow.tracking.MlflowClient()
+    files = {a.path for a in client.list_artifacts(run["train_run_id"], "training")}
+    assert files == {"training/curve.json", "training/loss.png"}
+    curve = json.loads(
+        Path(
+            mlflow.artifacts.download_artifacts(run_id=run["train_run_id"], artifact_path="training/curve.json")
+        ).read_text()
+    )
+    assert [p["step"] for p in curve["train"]] == list(range(1, 13)) and [p["step"] for p in curve["val"]] == [0, 6, 12]
