@@ -119,6 +119,11 @@ def training_markdown(result: dict[str, Any], samples: list[dict[str, str]]) -> 
     lines = [
         f"# Training: {result['parameters']:,} parameters, {result['steps']} steps, {result['precision']}",
         "",
+        f"{result['world_size']} x {result['device_name']} ({result['strategy']}"
+        f"{', compiled' if result['compiled'] else ''}): {result['tokens_per_s']:,.0f} tokens/s"
+        + (f", MFU {result['mfu']:.1%}" if result["mfu"] is not None else "")
+        + f"; stopped by {result['stopped_by']}",
+        "",
         "| | validation loss | bits per byte |",
         "| --- | --- | --- |",
         f"| before training | {i['val_loss']:.3f} | {i['val_bpb']:.3f} |",

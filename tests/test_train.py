@@ -182,3 +182,19 @@ def test_a_time_budget_stops_training_with_the_learning_rate_annealed(shakespear
     assert result.stopped_by == "max_time" and 2 < result.steps < 100_000
     # With 100,000 steps planned, a step-based cosine would still be at its peak; the budget ends it at the floor.
     assert lrs[-1] < 0.2 * cfg.learning_rate
+
+
+def test_strategy_is_one_device_alone_ddp_when_the_model_fits_each_gpu_and_fsdp_when_it_does_not(monkeypatch):
+    from types import SimpleNamespace
+
+    from forge_core.train.trainer import choose_strategy
+
+    shape = model_config(TrainConfig(preset="1b"), vocab_size=32768)
+    assert choose_strategy(TrainConfig(), shape, "cpu")[1] == "single"
+    assert choose_strategy(TrainConfig(devices=2), shape, "cpu")[1] == "ddp"
+    # A 1.2B model needs ~19 GB for weights, gradients and AdamW state alone: an 80 GB GPU holds it
+    # whole, a 24 GB one does not, and FSDP shards it.
+    for gib, expected in ((80, "ddp"), (24, "fsdp")):
+        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _, g=gib: SimpleNamespace(total_memory=g << 30))
+        assert choose_strategy(TrainConfig(devices=8, batch_size=1), shape, "gpu")[1] == expected
+    assert choose_strategy(TrainConfig(devices=8, strategy="fsdp"), shape, "cpu")[1] == "fsdp"

@@ -103,7 +103,7 @@ class TrainResult:
     initial: dict[str, float]
     final: dict[str, float]
     steps: int
-    stopped_by: str  # max_steps, max_time or sigterm
+    stopped_by: str  # max_steps, max_time, or stopped (by a callback); SIGTERM exits without a result
     train_tokens_seen: int
     seconds: float
     tokens_per_s: float
@@ -208,7 +208,7 @@ def train_model(
     if not trainer.is_global_zero:
         return None, data, None
 
-    stopped_by = "max_steps" if trainer.global_step >= t.max_steps else "max_time" if timer else "sigterm"
+    stopped_by = "max_steps" if trainer.global_step >= t.max_steps else "max_time" if timer else "stopped"
     if strategy_name == "fsdp":  # the module holds shards; the full weights are in the last checkpoint
         model = GPT(gpt_cfg)
         state = torch.load(Path(checkpoint_dir) / LAST, map_location="cpu", weights_only=True)["state_dict"]
@@ -216,9 +216,10 @@ def train_model(
     else:
         model = module.model
     model = model.float()
-    world = t.devices * t.num_nodes  # the same windows as one device would score
+    world = t.devices * t.num_nodes
+    # Rank 0 alone scores the windows all ranks together would have: the figure does not depend on the split.
     final = evaluate(model, data.val_dataloader(final_eval_batches * world, ranks=(0, 1)), data.bytes_per_token)
-    tokens_per_step = t.batch_size * t.grad_accum * gpt_cfg.block_size * t.devices * t.num_nodes
+    tokens_per_step = t.batch_size * t.grad_accum * gpt_cfg.block_size * world
     seconds = module.train_seconds
     tokens_per_s = (trainer.global_step - module.start_step) * tokens_per_step / seconds if seconds else 0.0
     result = TrainResult(
@@ -227,7 +228,7 @@ def train_model(
         accelerator=accelerator,
         precision=precision,
         strategy=strategy_name,
-        world_size=t.devices * t.num_nodes,
+        world_size=world,
         device_name=device_name,
         compiled=compiled,
         initial={"val_loss": curve.val[0][1], "val_bpb": curve.val[0][2]},
@@ -237,7 +238,7 @@ def train_model(
         train_tokens_seen=trainer.global_step * tokens_per_step,
         seconds=round(seconds, 2),
         tokens_per_s=round(tokens_per_s, 1),
-        mfu=round(module.flops_per_token * tokens_per_s / (peak[1] * t.devices * t.num_nodes), 4) if peak else None,
+        mfu=round(module.flops_per_token * tokens_per_s / (peak[1] * world), 4) if peak else None,
         checkpoint_dir=checkpoint_dir,
         curve=curve.to_dict(),
     )
