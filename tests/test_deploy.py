@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 from prefect import get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -28,6 +28,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from test_cli import forge
+
+from flows.deploy import ensure_pool
+from forge_core.config import ForgeConfig
 
 QUICK = {"dask": {"n_workers": 1}, "validation": {"enabled": True}}
 
@@ -148,3 +151,27 @@ def test_schedule_and_worker_refuse_to_run_without_a_server(tmp_path):
     for args in (["schedule", str(tmp_path), "--cron", "0 2 * * *"], ["worker", "--run-once"]):
         done = forge(*args, cwd=tmp_path, env=env)
         assert done.returncode == 1 and "no Prefect server" in done.stderr
+
+
+def test_prefect_yaml_deploys_every_flow_with_valid_parameters_and_schedules(tmp_path, server_env):
+    """`prefect deploy --all` of the shipped prefect.yaml, against the real server: every deployment
+    is created with its cron, and its parameters validate as a Forge config."""
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    for d in spec["deployments"]:
+        ForgeConfig.model_validate(d["parameters"]["config"])
+    ensure_pool("forge")  # as its header says: `prefect work-pool create forge --type process`
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
+        cwd=ROOT,
+        env=server_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with get_client(sync_client=True) as client:
+        deployed = {d.name: d for d in client.read_deployments()}
+    for d in spec["deployments"]:
+        assert [s.schedule.cron for s in deployed[d["name"]].schedules] == [d["schedules"][0]["cron"]]
+        assert deployed[d["name"]].work_pool_name == "forge"
+        assert deployed[d["name"]].parameters["sources"] == d["parameters"]["sources"]
