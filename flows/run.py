@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.curate import curate
@@ -15,6 +16,7 @@ from forge_core.identity import code_version
 from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
 from forge_core.lineage.tracking import ensure_experiment, use_workspace_tracking
+from tasks.publish import summary_markdown
 from tasks.tokenize import tokenize_dataset
 from tasks.train import register_model, train_language_model
 
@@ -48,6 +50,11 @@ def forge_run(sources: list[str], config: dict[str, Any] | None = None) -> dict[
     records.end_run(parent)
     result = trained["result"]
     log.info("registered %s version %s", registered["model_name"], registered["model_version"])
+    create_markdown_artifact(
+        key="run-summary",
+        markdown=run_markdown(dataset, result, registered, mlflow_run_link(tracking_uri, experiment_id, parent)),
+        description=f"{dataset['dataset_id']} -> {registered['model_name']} v{registered['model_version']}",
+    )
     return {
         **{k: dataset[k] for k in ("dataset_id", "dataset", "ledger", "counts", "files", "validation")},
         "dataset_reused": dataset.get("reused", False),
@@ -67,3 +74,37 @@ def forge_run(sources: list[str], config: dict[str, Any] | None = None) -> dict[
         "samples": trained["samples"],
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+def mlflow_run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """A link into the MLflow UI where the tracking server has one; else where the run is kept."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"[MLflow run {run_id}]({tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id})"
+    return f"MLflow run `{run_id}` in `{tracking_uri}` (browse it with `forge ui`)"
+
+
+def run_markdown(dataset: dict[str, Any], result: dict[str, Any], registered: dict[str, Any], mlflow_link: str) -> str:
+    """The story of one `forge run` on one page: documents to dataset to model, and where the records are."""
+    gates = dataset.get("validation") or {}
+    final, initial = result["final"], result["initial"]
+    lines = [
+        f"# forge run: {registered['model_name']} version {registered['model_version']}",
+        "",
+        f"Dataset `{dataset['dataset_id']}` → model `models:/{registered['model_name']}/{registered['model_version']}`"
+        f" (alias `candidate`). {mlflow_link}.",
+        "",
+        "## Validation gates",
+        "",
+        "| stage | result |",
+        "| --- | --- |",
+        *(f"| {stage} | {'passed' if ok else 'skipped' if ok is None else 'FAILED'} |" for stage, ok in gates.items()),
+        "",
+        "## Model",
+        "",
+        f"{result['parameters']:,} parameters, {result['steps']} steps on {result['world_size']} x "
+        f"{result['device_name']} ({result['precision']}), {result['tokens_per_s']:,.0f} tokens/s. "
+        f"Validation bits per byte {final['val_bpb']:.3f} (untrained {initial['val_bpb']:.3f}).",
+        "",
+        summary_markdown(dataset).replace("# Dataset", "## Dataset", 1),
+    ]
+    return "\n".join(lines)

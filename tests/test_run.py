@@ -190,3 +190,38 @@ def test_the_train_run_holds_the_loss_curve_and_its_picture(run):
         ).read_text()
     )
     assert [p["step"] for p in curve["train"]] == list(range(1, 13)) and [p["step"] for p in curve["val"]] == [0, 6, 12]
+
+
+def test_run_summary_tells_documents_to_dataset_to_model_and_links_the_mlflow_run():
+    from flows.run import mlflow_run_link, run_markdown
+
+    dataset = {
+        "dataset_id": "ds-1",
+        "files": 3,
+        "ledger": "/ws/ledger.parquet",
+        "validation": {"ingested": True, "cleaned": True, "deduplicated": False},
+        "counts": {
+            "ingested": 5,
+            "kept": 3,
+            "dropped": 1,
+            "quarantined": 1,
+            "by_reason": {"dropped.dedup": {"exact_duplicate": 1}, "quarantined.ingest": {"unreadable_pdf": 1}},
+        },
+    }
+    result = {
+        "parameters": 1000,
+        "steps": 12,
+        "world_size": 1,
+        "device_name": "cpu",
+        "precision": "32-true",
+        "tokens_per_s": 1234.0,
+        "final": {"val_bpb": 3.5},
+        "initial": {"val_bpb": 4.2},
+    }
+    link = mlflow_run_link("http://127.0.0.1:5000/", "7", "abc")
+    assert link == "[MLflow run abc](http://127.0.0.1:5000/#/experiments/7/runs/abc)"
+    assert "browse it with `forge ui`" in mlflow_run_link("sqlite:///ws/mlflow/mlflow.db", "7", "abc")
+    page = run_markdown(dataset, result, {"model_name": "m", "model_version": "2"}, link)
+    assert page.startswith("# forge run: m version 2") and link in page and "`models:/m/2`" in page
+    assert "| deduplicated | FAILED |" in page and "| dropped | dedup | exact_duplicate | 1 |" in page
+    assert "5 documents from 3 files: **3 kept**" in page and "bits per byte 3.500 (untrained 4.200)" in page
