@@ -88,7 +88,7 @@ def sign_shard(ws: Workspace, source: str, cfg: DedupConfig, report: ShardReport
         offsets.append(off[1:] + total)
         values.append(val)
         total += len(val)
-    ws.fs.makedirs(report.folder, exist_ok=True)
+    ws.makedirs(report.folder)
     with ws.fs.open(index_path(report.folder), "wb") as f:
         index.write_parquet(f, compression="zstd")
     empty_sig = np.zeros((0, cfg.num_perm), dtype=np.uint32)
@@ -111,11 +111,15 @@ def _array(ws: Workspace, path: str) -> np.ndarray:
     if ws.is_local:
         st = os.stat(path)  # in the key, so a rewritten file is never served from an old mapping
         return _mapped(path, st.st_size, st.st_mtime_ns)
-    if path not in _REMOTE:  # not memory-mappable: one shard's array in memory, a few shards at a time
-        while len(_REMOTE) >= 8:
-            _REMOTE.pop(next(iter(_REMOTE)))
-        with ws.fs.open(path, "rb") as f:
-            _REMOTE[path] = np.load(io.BytesIO(f.read()))
+    # Not memory-mappable: one shard's array in memory, a few shards at a time, least recently used
+    # out first, so the shard a run of sorted pairs keeps coming back to is not fetched again.
+    if path in _REMOTE:
+        _REMOTE[path] = _REMOTE.pop(path)
+        return _REMOTE[path]
+    while len(_REMOTE) >= 8:
+        _REMOTE.pop(next(iter(_REMOTE)))
+    with ws.fs.open(path, "rb") as f:
+        _REMOTE[path] = np.load(io.BytesIO(f.read()))
     return _REMOTE[path]
 
 

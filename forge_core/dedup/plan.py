@@ -51,7 +51,7 @@ def _read(ws: Workspace, path: str, columns: list[str] | None = None) -> pl.Data
 
 
 def _write(ws: Workspace, folder: str, number: int, frame: pl.DataFrame) -> pd.DataFrame:
-    ws.fs.makedirs(folder, exist_ok=True)
+    ws.makedirs(folder)
     with ws.fs.open(f"{folder}/part-{number:05d}.parquet", "wb") as f:
         frame.write_parquet(f, compression="zstd")
     return pd.DataFrame({"partition": [number], "rows": [frame.height]})

@@ -1,6 +1,13 @@
 """The workspace: every file a run writes lives under one root, a local folder or an fsspec URL.
 
 Paths are built here and nowhere else, so the layout in DESIGN.md is one screen of code.
+
+An object-store workspace (`s3://bucket/prefix`) is reached with the store's standard settings,
+not Forge's: for S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION and, for an
+S3-compatible store (MinIO, Ceph, ...), AWS_ENDPOINT_URL, read by botocore in every process that
+touches the workspace. Dask workers of a LocalCluster inherit them from `forge`; the workers of an
+existing cluster need the same variables where they were started. The bucket must exist: Forge
+never creates one.
 """
 
 from __future__ import annotations
@@ -13,19 +20,47 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+# Stores where writing an object is atomic (it appears whole or not at all) and folders are only
+# key prefixes: a write needs neither a temporary name nor a folder made first.
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
+
+
+class WorkspaceError(ValueError):
+    """The workspace cannot be used as given; the message names it and what to fix."""
+
 
 class Workspace:
     """A root on some filesystem, with the layout of datasets/, cache/ and the service stores."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, create: bool = True):
         self.url = root
-        self.fs, path = fsspec.core.url_to_fs(root)
+        self.object_store = fsspec.utils.get_protocol(root) in OBJECT_STORES
+        # The flow and every Dask worker write into the same folders. s3fs answers exists() and
+        # glob() from listings it cached earlier, which would hide another process's writes (and a
+        # worker of an existing cluster lives for days), so an object store is always listed afresh.
+        options = {"use_listings_cache": False} if self.object_store else {}
+        self.fs, path = fsspec.core.url_to_fs(root, **options)
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.root = self.fs._strip_protocol(path) if not self.is_local else posixpath.abspath(path)
-        self.fs.makedirs(self.root, exist_ok=True)
+        if create:
+            self._create()
 
-    def __reduce__(self):  # travel to Dask workers as the URL, not as an open filesystem
-        return (Workspace, (self.url if not self.is_local else self.root,))
+    def __reduce__(self):  # travel to Dask workers as the URL, not as an open filesystem; created already
+        return (Workspace, (self.url if not self.is_local else self.root, False))
+
+    def _create(self) -> None:
+        if not self.object_store:
+            self.fs.makedirs(self.root, exist_ok=True)
+            return
+        # s3fs's makedirs would create a missing bucket: a typo would then curate into a new bucket
+        # with the account's default policy, so a missing bucket is an error instead.
+        bucket = self.root.split("/", 1)[0]
+        if not self.fs.exists(bucket):
+            raise WorkspaceError(
+                f"workspace {self.url}: bucket {bucket!r} does not exist or these credentials cannot list it; "
+                "create it (Forge never creates buckets), or check the endpoint and credentials "
+                "(for S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+            )
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
@@ -60,9 +95,17 @@ class Workspace:
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)
 
+    def makedirs(self, folder: str) -> None:
+        if not self.object_store:  # an object store's folders are key prefixes: nothing to make
+            self.fs.makedirs(folder, exist_ok=True)
+
     def write_bytes(self, path: str, data: bytes) -> None:
-        """Write via a temporary name and rename, so a crash never leaves a half-written file."""
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        """Write so that a crash never leaves a half-written file: one PUT on an object store (atomic
+        there; a rename would be a copy and a delete), else a temporary name and a rename."""
+        if self.object_store:
+            self.fs.pipe_file(path, data)
+            return
+        self.makedirs(posixpath.dirname(path))
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         with self.fs.open(tmp, "wb") as f:
             f.write(data)
