@@ -12,6 +12,7 @@ from forge_core.config import ForgeConfig
 from forge_core.identity import dataset_id as name_dataset
 from forge_core.io.workspace import Workspace
 from forge_core.validate import suites_digest
+from tasks.artifacts import link_dashboard
 from tasks.clean import clean_documents
 from tasks.dedup import deduplicate_documents
 from tasks.ingest import ingest_documents
@@ -34,6 +35,7 @@ def curate(sources: list[str], config: dict[str, Any] | None = None) -> dict[str
 
     files = discover_sources(sources)
     with open_cluster(cfg.dask) as client:
+        link_dashboard(client)
         prints = fingerprint_sources(client, files)
         dataset_id = name_dataset(
             [(p.uri, p.raw_sha256 or "") for p in prints], cfg.data_settings(), suites_digest(cfg.validation)

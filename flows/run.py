@@ -16,6 +16,7 @@ from forge_core.identity import code_version
 from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
 from forge_core.lineage.tracking import ensure_experiment, use_workspace_tracking
+from tasks.artifacts import link_dashboard
 from tasks.publish import summary_markdown
 from tasks.tokenize import tokenize_dataset
 from tasks.train import register_model, train_language_model
@@ -41,6 +42,7 @@ def forge_run(sources: list[str], config: dict[str, Any] | None = None) -> dict[
         records.record_curation(experiment_id, parent, ws, dataset, tags)
 
         with open_cluster(cfg.dask) as client:
+            link_dashboard(client)
             tokens = tokenize_dataset(ws, cfg, client, dataset["dataset_id"])
         trained = train_language_model(ws, cfg, tokens, experiment_id, parent, tags)
         registered = register_model(cfg, trained, tags)

@@ -55,8 +55,17 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
         yield client
 
 
-def map_shards(client: Any, fn: Callable[[Any], Any], items: Sequence[Any], desc: str) -> list[Any]:
-    """fn(item) for every item on the cluster, with a progress bar; results in item order."""
+def map_shards(
+    client: Any,
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    desc: str,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """fn(item) for every item on the cluster, with a progress bar; results in item order.
+
+    on_progress(done, total) hears of every finished shard (the orchestrator shows it in its UI).
+    """
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -69,4 +78,6 @@ def map_shards(client: Any, fn: Callable[[Any], Any], items: Sequence[Any], desc
         for future in as_completed(futures):
             results[position[future.key]] = future.result()
             bar.update(1)
+            if on_progress is not None:
+                on_progress(bar.n, len(items))
     return results

@@ -1,10 +1,18 @@
-"""What each stage shows in the Prefect UI: a table of documents in, kept, dropped and why."""
+"""What each stage shows in the Prefect UI: a table of documents in, kept, dropped and why; its
+progress while it runs; and a link to the Dask dashboard where the shards are being worked on."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
 from forge_core.checkpoint import ShardReport
 from forge_core.report import step_table
@@ -54,3 +62,24 @@ def publish_stage(summary: dict[str, Any], description: str) -> None:
             table=[{k: f"{v:,}" if isinstance(v, int) else v for k, v in row.items()} for row in steps],
             description=f"{summary['stage']}: documents and characters in and out of each step, in order.",
         )
+
+
+def shard_progress(stage: str, every_s: float = 2.0) -> Callable[[int, int], None]:
+    """A progress artifact for a stage's shards, updated at most every `every_s` and at the end."""
+    artifact_id = create_progress_artifact(progress=0.0, key=f"{stage}-progress", description=f"{stage}: shards done")
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= every_s:
+            update_progress_artifact(artifact_id, progress=100.0 * done / total, description=f"{stage}: {done}/{total}")
+            last[0] = now
+
+    return report
+
+
+def link_dashboard(client: Any) -> None:
+    """Where to watch the workers: the Dask dashboard of the cluster this flow run uses."""
+    link = getattr(client, "dashboard_link", None)
+    if link:
+        create_link_artifact(link=link, link_text="Dask dashboard", key="dask-dashboard", description=str(client))

@@ -13,7 +13,7 @@ from forge_core.cluster import map_shards
 from forge_core.config import ForgeConfig
 from forge_core.identity import code_version, digest
 from forge_core.io.workspace import Workspace
-from tasks.artifacts import publish_stage, stage_summary
+from tasks.artifacts import publish_stage, shard_progress, stage_summary
 
 
 @task(name="clean-documents", cache_policy=NO_CACHE)
@@ -25,7 +25,7 @@ def clean_documents(
     for r in ingested:
         key = digest(STAGE, code_version(), cfg.clean.model_dump(), posixpath.basename(r.folder))
         jobs.append((ws, ShardReport(STAGE, r.index, ws.cache_dir(STAGE, key)), clean_shard, (r.docs_path, cfg.clean)))
-    reports = map_shards(client, run_shard, jobs, desc="clean")
+    reports = map_shards(client, run_shard, jobs, desc="clean", on_progress=shard_progress("clean"))
     summary = stage_summary(STAGE, reports, time.perf_counter() - start)
     publish_stage(
         summary,

@@ -13,7 +13,7 @@ from forge_core.identity import code_version, digest
 from forge_core.ingest import STAGE, ingest_shard
 from forge_core.io.sources import Fingerprint, plan_shards
 from forge_core.io.workspace import Workspace
-from tasks.artifacts import publish_stage, stage_summary
+from tasks.artifacts import publish_stage, shard_progress, stage_summary
 
 
 @task(name="ingest-documents", cache_policy=NO_CACHE)
@@ -26,7 +26,7 @@ def ingest_documents(
     for i, shard in enumerate(shards):
         key = digest(STAGE, code_version(), cfg.ingest.model_dump(), [(p.uri, p.raw_sha256) for p in shard])
         jobs.append((ws, ShardReport(STAGE, i, ws.cache_dir(STAGE, key)), ingest_shard, (shard, cfg.ingest)))
-    reports = map_shards(client, run_shard, jobs, desc="ingest")
+    reports = map_shards(client, run_shard, jobs, desc="ingest", on_progress=shard_progress("ingest"))
     summary = stage_summary(STAGE, reports, time.perf_counter() - start)
     publish_stage(summary, "Source files read into documents; unreadable files quarantined with their reason.")
     return reports, summary

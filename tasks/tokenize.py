@@ -11,7 +11,7 @@ from forge_core.cluster import map_shards
 from forge_core.config import ForgeConfig
 from forge_core.io.workspace import Workspace
 from forge_core.tokenize import encode_shard, kept_shards, kept_texts, token_manifest, train_tokenizer
-from tasks.artifacts import publish_stage, stage_summary
+from tasks.artifacts import publish_stage, shard_progress, stage_summary
 
 
 @task(name="tokenize-dataset", cache_policy=NO_CACHE)
@@ -40,7 +40,7 @@ def tokenize_dataset(ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: s
         (ws, ShardReport("tokenize", i, f"{out}/part-{i:05d}"), encode_shard, (path, tokenizer_json, cfg.tokenize))
         for i, path in enumerate(shards)
     ]
-    reports = map_shards(client, run_shard, jobs, desc="tokenize")
+    reports = map_shards(client, run_shard, jobs, desc="tokenize", on_progress=shard_progress("tokenize"))
     from tokenizers import Tokenizer
 
     manifest = token_manifest(reports, Tokenizer.from_str(tokenizer_json).get_vocab_size())

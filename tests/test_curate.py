@@ -205,6 +205,11 @@ def test_each_stage_publishes_its_counts_to_the_prefect_ui(result):
         assert artifact is not None and artifact.type == "markdown"
     clusters = asyncio.run(latest("dedup-clusters"))
     assert clusters is not None and "| exact | 2 | 4 | 2 |" in clusters.data, clusters and clusters.data
+    for stage in ("ingest", "clean"):  # shard progress while the stage runs, complete at its end
+        progress = asyncio.run(latest(f"{stage}-progress"))
+        assert progress is not None and progress.type == "progress" and float(progress.data) == 100.0, progress
+    dashboard = asyncio.run(latest("dask-dashboard"))
+    assert dashboard is not None and dashboard.type == "markdown" and "http://127.0.0.1:" in dashboard.data
 
 
 def test_stats_hold_the_dedup_cluster_report(result):
