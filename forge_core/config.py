@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from forge_core.train.config import TrainConfig
 
@@ -314,6 +314,47 @@ class DaskConfig(_Strict):
     processes: bool = Field(default=True, description="LocalCluster workers as processes (false: threads).")
 
 
+class ServerConfig(_Strict):
+    """`forge server`: a team's Prefect server and MLflow tracking server, on PostgreSQL."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address both servers listen on; one beyond loopback only when given as --host.",
+    )
+    prefect_port: int = Field(default=4200, gt=0, lt=65536, description="Port of the Prefect API and UI.")
+    mlflow_port: int = Field(default=5000, gt=0, lt=65536, description="Port of the MLflow tracking server and UI.")
+    # Secrets: a URL's password never reaches a log, a flow parameter or a config artifact, where
+    # the whole config is written (SecretStr dumps as '**********'). Better kept in the environment.
+    prefect_database_url: SecretStr | None = Field(
+        default=None,
+        description="Prefect's database, postgresql+asyncpg://USER:PASSWORD@HOST:5432/prefect; "
+        "env FORGE_PREFECT_DATABASE_URL wins.",
+    )
+    mlflow_database_url: SecretStr | None = Field(
+        default=None,
+        description="MLflow's runs and model registry, postgresql://USER:PASSWORD@HOST:5432/mlflow; "
+        "env FORGE_MLFLOW_DATABASE_URL wins.",
+    )
+    mlflow_auth_database_url: SecretStr | None = Field(
+        default=None,
+        description="MLflow's users and permissions; empty = SQLite in <workspace>/server/; "
+        "env FORGE_MLFLOW_AUTH_DATABASE_URL wins.",
+    )
+    artifacts_destination: str | None = Field(
+        default=None,
+        description="Where the MLflow server stores the artifacts it proxies (folder or s3://bucket/path); "
+        "empty = <workspace>/mlflow-artifacts.",
+    )
+    mlflow_auth: bool = Field(
+        default=True, description="MLflow sign-in (basic auth); the admin's password from FORGE_MLFLOW_ADMIN_PASSWORD."
+    )
+    mlflow_admin_username: str = Field(default="admin", min_length=1, description="MLflow's admin user.")
+    mlflow_default_permission: Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"] = Field(
+        default="READ", description="What every signed-in MLflow user may do with experiments and models not theirs."
+    )
+    mlflow_workers: int = Field(default=2, gt=0, description="MLflow server worker processes.")
+
+
 class ForgeConfig(_Strict):
     """A whole Forge run."""
 
@@ -327,6 +368,7 @@ class ForgeConfig(_Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     def data_settings(self) -> dict[str, Any]:
         """The settings that change what a dataset version contains (not where or how fast it runs).

@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -40,7 +41,7 @@ LOG_TAIL_LINES = 30
 
 
 class ServiceError(RuntimeError):
-    """A UI server cannot start or stopped on its own; the message says which, why, and what to do."""
+    """A server cannot start or stopped on its own; the message says which, why, and what to do."""
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Service:
     """One server: how to start it, where it answers, and the process once started."""
 
     name: str
+    host: str
     port: int
     port_option: str  # the `forge ui` option that moves it, for the port-in-use message
     url: str
@@ -64,7 +66,7 @@ def serve(ws: Workspace, prefect_port: int = 4200, mlflow_port: int = 5000, host
 
     Returns 0 after a requested stop. Raises ServiceError when a server cannot start (a port taken,
     an executable missing, no answer within STARTUP_TIMEOUT_S) or dies on its own, with the tail of
-    its log; every process started is stopped first, in all cases.
+    its log; every process started is stopped first, in all cases (see supervise).
 
     With PREFECT_API_URL set, `forge curate` sends its runs to that server, so its UI is the one
     that shows them: no Prefect server is started over the workspace's (then unused) home.
@@ -84,30 +86,41 @@ def serve(ws: Workspace, prefect_port: int = 4200, mlflow_port: int = 5000, host
     to_start = [s for s in candidates if s is not None]
     if not to_start:
         return 0
-    for service in to_start:
-        ensure_port_free(host, service)
+    return supervise(to_start, "forge ui", print_urls)
+
+
+def supervise(services: list[Service], command: str, on_ready: Callable[[list[Service]], None]) -> int:
+    """Start `services`, call `on_ready` once all answer, and keep them up until Ctrl-C or SIGTERM.
+
+    Shared by `forge ui` and `forge server` (forge_core/servers.py); `command` names the one that
+    runs in messages. Returns 0 after a requested stop. Raises ServiceError when a port is taken
+    (before anything starts), a server cannot start, or one dies on its own, with the tail of its
+    log; every process started is stopped first, in all cases.
+    """
+    for service in services:
+        ensure_port_free(service)
 
     stop = StopRequest()
     previous = stop.install()
     try:
-        for service in to_start:
+        for service in services:
             start(service)
-        if not wait_until_up(to_start, stop):
+        if not wait_until_up(services, stop):
             return 0
-        print_urls(to_start)
+        on_ready(services)
         while not stop.requested:
-            for service in to_start:
+            for service in services:
                 if service.process is not None and service.process.poll() is not None:
                     raise ServiceError(
                         f"the {service.name} server stopped on its own "
-                        f"(exit code {service.process.returncode}), so forge ui stopped.\n" + log_tail(service)
+                        f"(exit code {service.process.returncode}), so {command} stopped.\n" + log_tail(service)
                     )
             time.sleep(0.5)
         return 0
     except KeyboardInterrupt:  # only when the handlers could not be installed (not the main thread)
         return 0
     finally:
-        terminate(to_start)
+        terminate(services)
         stop.restore(previous)
 
 
@@ -139,7 +152,9 @@ def prefect_service(ws: Workspace, host: str, port: int, logs: Path) -> Service 
         # Not interactive: otherwise `prefect server start` may offer to switch the profile.
         "--no-prompt",
     ]
-    return Service("Prefect", port, "--prefect-port", url, f"{url}/api/health", command, env, logs / "prefect.log")
+    return Service(
+        "Prefect", host, port, "--prefect-port", url, f"{url}/api/health", command, env, logs / "prefect.log"
+    )
 
 
 def mlflow_service(ws: Workspace, host: str, port: int, logs: Path) -> Service | None:
@@ -176,7 +191,7 @@ def mlflow_service(ws: Workspace, host: str, port: int, logs: Path) -> Service |
         # Experiments created in the UI keep their artifacts with the workspace, and artifacts
         # uploaded through the server (mlflow-artifacts:/) land there too, not in ./mlartifacts.
         command += ["--default-artifact-root", root, "--artifacts-destination", root]
-    return Service("MLflow", port, "--mlflow-port", url, f"{url}/health", command, env, logs / "mlflow.log")
+    return Service("MLflow", host, port, "--mlflow-port", url, f"{url}/health", command, env, logs / "mlflow.log")
 
 
 def child_env() -> dict[str, str]:
@@ -195,9 +210,9 @@ def executable(name: str) -> str:
     return str(path)
 
 
-def log_dir(ws: Workspace) -> Path:
-    """<workspace>/logs/ui, or a local temporary folder when the workspace is not a local folder."""
-    folder = Path(ws.path("logs", "ui")) if ws.is_local else Path(tempfile.gettempdir(), "forge-ui-logs")
+def log_dir(ws: Workspace, command: str = "ui") -> Path:
+    """<workspace>/logs/<command>, or a local temporary folder when the workspace is not a local folder."""
+    folder = Path(ws.path("logs", command)) if ws.is_local else Path(tempfile.gettempdir(), f"forge-{command}-logs")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -209,8 +224,9 @@ def url_host(host: str) -> str:
 # Starting and stopping ----------------------------------------------------------------------
 
 
-def ensure_port_free(host: str, service: Service) -> None:
+def ensure_port_free(service: Service) -> None:
     """Refuse a taken port up front: the server would otherwise fail only after seconds of start-up."""
+    host = service.host
     family, kind, proto, _, address = socket.getaddrinfo(host, service.port, type=socket.SOCK_STREAM)[0]
     try:
         # SO_REUSEADDR, as uvicorn sets it: a port left in TIME_WAIT by a previous run is free.
@@ -219,7 +235,7 @@ def ensure_port_free(host: str, service: Service) -> None:
             probe.bind(address)
     except OSError as e:
         raise ServiceError(
-            f"port {service.port} on {host} is already in use ({e.strerror}), so the {service.name} UI cannot "
+            f"port {service.port} on {host} is already in use ({e.strerror}), so the {service.name} server cannot "
             f"start there; stop what holds it or choose another port with {service.port_option}"
         ) from e
 
