@@ -53,7 +53,7 @@ def curve(out: Path) -> dict:
 
 def test_a_killed_run_resumes_to_the_same_loss_curve(tokens, uninterrupted, tmp_path):
     args = ["--tokens", str(tokens), "--out", str(tmp_path), "--batch-size", "8", "--accelerator", "cpu", *RUN]
-    proc = subprocess.Popen([*FORGE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*FORGE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     checkpoint = tmp_path / "checkpoints" / "step-00000015.ckpt"
     deadline = time.monotonic() + 240
     while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -63,12 +63,15 @@ def test_a_killed_run_resumes_to_the_same_loss_curve(tokens, uninterrupted, tmp_
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-training"
     assert not (tmp_path / "result.json").exists()
 
-    forge_train("--tokens", str(tokens), "--out", str(tmp_path), "--resume")
+    forge_train("--tokens", str(tokens), "--out", str(tmp_path), "--resume", cwd=tmp_path)
+    assert not (tmp_path / "mlruns").exists()
     whole, resumed = curve(uninterrupted), curve(tmp_path)
     assert [p["step"] for p in resumed["train"]] == list(range(1, 31))
     assert resumed == whole  # every training loss and every evaluation, to the last bit
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["steps"] == 30 and result["stopped_by"] == "max_steps"
+    # MLflow (installed here) kept the run and its artifacts in the run folder, not in the cwd.
+    assert {p.name for p in (tmp_path / "mlflow-artifacts").rglob("*.png")} == {"loss.png"}
 
     refused = subprocess.run([*FORGE, *args], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "already holds a run: --resume to continue it" in refused.stderr

@@ -70,10 +70,14 @@ def mlflow_logger(args: argparse.Namespace, out: Path, cfg: TrainConfig) -> Any:
         return CSVLogger(str(out), name="logs", version=0)
     from lightning.pytorch.loggers import MLFlowLogger
 
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(out / 'mlflow.db').resolve()}"
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    # With no server, a store in the run folder, its artifacts beside it (MLflow's default is ./mlruns
+    # in whatever folder the command ran from).
+    local = None if uri else (out / "mlflow-artifacts").resolve().as_uri()
+    uri = uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
     run_file = out / "mlflow_run.json"
     run_id = json.loads(run_file.read_text())["run_id"] if args.resume and run_file.exists() else None
-    return MLFlowLogger(experiment_name=args.experiment, tracking_uri=uri, run_id=run_id)
+    return MLFlowLogger(experiment_name=args.experiment, tracking_uri=uri, run_id=run_id, artifact_location=local)
 
 
 def save_model(model: Any, manifest: dict[str, Any], tokens: Path, folder: Path) -> None:
