@@ -21,6 +21,7 @@ import pytest
 import yaml
 from conftest import SAMPLES
 from postgres import Postgres, PostgresUnavailable, binaries, postgres_server, run_as
+from s3_server import s3_server
 from test_ui import Output, alive, free_ports
 from typer.testing import CliRunner
 
@@ -89,8 +90,15 @@ def marked(mark: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.fixture(scope="module")
+def bucket(tmp_path_factory):
+    """The object store MLflow's server keeps artifacts in: a loopback S3 server (moto), a real process."""
+    with s3_server(tmp_path_factory.mktemp("s3"), buckets=("mlflow-artifacts",)) as s3:
+        yield s3
+
+
 @pytest.mark.slow
-def test_forge_run_records_into_the_team_servers_on_postgres(postgres, tmp_path, monkeypatch):
+def test_forge_run_records_into_the_team_servers_on_postgres(postgres, bucket, tmp_path, monkeypatch):
     prefect_port, mlflow_port = free_ports(2)
     prefect_api, mlflow_url = f"http://127.0.0.1:{prefect_port}/api", f"http://127.0.0.1:{mlflow_port}"
     server_ws = tmp_path / "server-ws"
@@ -101,8 +109,9 @@ def test_forge_run_records_into_the_team_servers_on_postgres(postgres, tmp_path,
         FORGE_PREFECT_DATABASE_URL=postgres.url("prefect", "postgresql+asyncpg"),
         FORGE_MLFLOW_DATABASE_URL=postgres.url("mlflow"),  # a bare postgresql:// works too
         FORGE_MLFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        **bucket.environ(),  # the server's credentials for the bucket; clients never need them (proxied)
     )
-    cmd = [FORGE, "server", "--workspace", str(server_ws)]
+    cmd = [FORGE, "server", "--workspace", str(server_ws), "--artifacts-destination", "s3://mlflow-artifacts/forge"]
     cmd += ["--prefect-port", str(prefect_port), "--mlflow-port", str(mlflow_port)]
     proc = subprocess.Popen(cmd, env=server_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = Output(proc)
@@ -167,7 +176,8 @@ def test_forge_run_records_into_the_team_servers_on_postgres(postgres, tmp_path,
         assert stored.startswith("mlflow-artifacts:"), stored
         local = mlflow.artifacts.download_artifacts(stored, dst_path=str(tmp_path / "dl"), tracking_uri=mlflow_url)
         assert (Path(local) / "MLmodel").is_file(), "the model's files did not come back through the proxy"
-        assert list((server_ws / "mlflow-artifacts").rglob("model.safetensors"))  # the server wrote them
+        stored_files = bucket.filesystem().find("mlflow-artifacts/forge")
+        assert any(f.endswith("/model.safetensors") for f in stored_files)  # the server put them in the bucket
 
         # Prefect: the flow run finished, as its server reports it.
         from prefect.client.orchestration import get_client
