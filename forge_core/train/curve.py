@@ -11,22 +11,38 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 
 
 class LossCurve(L.Callback):
     """Training loss per optimizer step and validation loss and bits per byte per evaluation."""
 
-    def __init__(self) -> None:
+    def __init__(self, flush_every: int = 256) -> None:
         self.train: list[tuple[int, float]] = []
         self.val: list[tuple[int, float, float]] = []
-        self._losses: list[float] = []
+        self.flush_every = flush_every
+        # Losses stay on the device until a flush: reading one per step would stall a GPU every step.
+        self._pending: list[tuple[int, torch.Tensor]] = []
+        self._step: list[torch.Tensor] = []
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs: Any, batch: Any, i: int):
         # The mean over all ranks: a data-parallel run's curve is the global batch's, like one device's.
-        self._losses.append(float(trainer.strategy.reduce(outputs["loss"].detach(), reduce_op="mean")))
-        if len(self._losses) == trainer.accumulate_grad_batches:  # the optimizer has just stepped
-            self.train.append((trainer.global_step, sum(self._losses) / len(self._losses)))
-            self._losses = []
+        self._step.append(trainer.strategy.reduce(outputs["loss"].detach(), reduce_op="mean"))
+        if len(self._step) == trainer.accumulate_grad_batches:  # the optimizer has just stepped
+            self._pending.append((trainer.global_step, torch.stack(self._step).mean()))
+            self._step = []
+            if len(self._pending) >= self.flush_every:
+                self.flush()
+
+    def flush(self) -> None:
+        """Bring the pending losses to the host, in one transfer."""
+        if self._pending:
+            values = torch.stack([v for _, v in self._pending]).float().cpu().tolist()
+            self.train += [(s, v) for (s, _), v in zip(self._pending, values, strict=True)]
+            self._pending = []
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.flush()
 
     def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         m = trainer.callback_metrics
@@ -34,6 +50,7 @@ class LossCurve(L.Callback):
             self.val.append((trainer.global_step, float(m["val_loss"]), float(m["val_bpb"])))
 
     def state_dict(self) -> dict[str, Any]:
+        self.flush()
         return {"train": [list(p) for p in self.train], "val": [list(p) for p in self.val]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -41,6 +58,7 @@ class LossCurve(L.Callback):
         self.val = [(int(s), float(v), float(b)) for s, v, b in state["val"]]
 
     def to_dict(self) -> dict[str, Any]:
+        self.flush()
         return {
             "train": [{"step": s, "loss": v} for s, v in self.train],
             "val": [{"step": s, "loss": v, "bpb": b} for s, v, b in self.val],
