@@ -16,7 +16,7 @@ first few documents (which loads py3langid's model, spaCy's English tokenizer an
 the wall clock it reads the CPU time of the process and its children (datatrove extracts in a child
 process): on a shared machine, docs per CPU-second leaves out the time spent waiting for a core.
 
-- forge: forge_core.io.readers.html_to_text on the HTML bytes (Forge's ingest path), then
+- forge: forge_core.readers.html.html_to_text on the HTML bytes (Forge's ingest path), then
   forge_core.clean.clean_frame with the default CleanConfig on one polars frame: normalize,
   language id (py3langid), PII, length, Gopher repetition, Gopher quality, C4 (without the
   terminal-punctuation rule), FineWeb, word recount.
@@ -116,7 +116,7 @@ def forge_pass(docs: Docs, cfg) -> dict:
     import polars as pl
 
     import forge_core.clean
-    from forge_core.io.readers import html_to_text
+    from forge_core.readers.html import html_to_text
     from forge_core.schema import INGESTED
 
     # clean_frame runs what clean_steps returns: wrap each step with a stopwatch and a drop counter,
@@ -157,7 +157,7 @@ def forge_pass(docs: Docs, cfg) -> dict:
 def run_forge(docs: Docs, language: bool) -> dict:
     import polars as pl
 
-    from forge_core.config import CleanConfig
+    from forge_core.clean.pipeline import CleanConfig
 
     cfg = CleanConfig.model_validate({"language": {"enabled": language}})
     forge_pass(warmup_slice(docs), cfg)

@@ -42,11 +42,11 @@ import polars as pl
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from forge_core.cluster import open_cluster
-from forge_core.config import DaskConfig, DedupConfig
-from forge_core.dedup import deduplicate
+from forge_core.dedup import DedupConfig
 from forge_core.dedup.minhash import band_keys, config_bands
 from forge_core.dedup.shingles import shingle_hashes
+from forge_core.dedup.stage import deduplicate
+from forge_core.executor import DaskConfig, open_cluster
 from forge_core.io.shards import read_shard, write_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import CLEANED

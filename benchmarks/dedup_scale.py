@@ -27,7 +27,7 @@ subprocess tree's, start-up included: the larger of what the kernel reports for 
 the sum of the last sampled CPU time of every process seen in it.
 
 - forge: forge_core.dedup.deduplicate on the CLEANED shards with the default DedupConfig, on a Dask
-  LocalCluster of 2 single-threaded worker processes (forge_core.cluster.open_cluster). The cluster
+  LocalCluster of 2 single-threaded worker processes (forge_core.executor.open_cluster). The cluster
   starts before the clock (a flow opens it once for all its stages); its start-up is printed apart.
 - datatrove: its four MinHash stages (signature, buckets, cluster, filter), each a
   LocalPipelineExecutor with 2 workers: one task per input file, then one per band, then one, then
@@ -427,9 +427,9 @@ def versions(*packages: str) -> str:
 def run_forge(corpus: Path, run: Path, args: argparse.Namespace) -> dict:
     import polars as pl
 
-    from forge_core.cluster import open_cluster
-    from forge_core.config import DaskConfig, DedupConfig
-    from forge_core.dedup import deduplicate
+    from forge_core.dedup import DedupConfig
+    from forge_core.dedup.stage import deduplicate
+    from forge_core.executor import DaskConfig, open_cluster
     from forge_core.io.workspace import Workspace
 
     ws = Workspace(str(run / "workspace"))
@@ -877,7 +877,7 @@ def main() -> None:
         child_main(args)
         return
 
-    from forge_core.config import DedupConfig
+    from forge_core.dedup import DedupConfig
     from forge_core.dedup.minhash import bands_and_rows
 
     keys = [k.strip() for k in args.contenders.split(",") if k.strip()]

@@ -34,12 +34,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nanogpt_char  # noqa: E402
 
-from forge_core.config import TokenizeConfig  # noqa: E402
-from forge_core.tokenize import EOT, token_dtype, train_tokenizer  # noqa: E402
-from forge_core.train.config import TrainConfig  # noqa: E402
+from forge_core.tokenize import (  # noqa: E402
+    EOT,
+    TokenizeConfig,  # noqa: E402
+    token_dtype,
+    train_tokenizer,
+)
 from forge_core.train.data import TokenData  # noqa: E402
 from forge_core.train.evaluate import score_tokens  # noqa: E402
 from forge_core.train.module import LanguageModel, lr_factor  # noqa: E402
+from forge_core.train.recipe import TrainConfig  # noqa: E402
 from forge_core.train.trainer import model_config, train_model  # noqa: E402
 
 CORPUS = nanogpt_char.CORPUS

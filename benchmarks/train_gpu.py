@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from forge_core.model import sizing
-from forge_core.model.gpt import GPTConfig
-from forge_core.train.config import TrainConfig
+from forge_core.model.architecture import GPTConfig
+from forge_core.train.recipe import TrainConfig
 from forge_core.train.trainer import train_model
 
 

@@ -8,7 +8,7 @@ the MinHash-LSH simulation below) and polars (reads CSV exactly like Forge). No 
 
 What it does
 ------------
-1. Extracts every document in corpus/ the way Forge's readers do (forge_core/io/readers.py):
+1. Extracts every document in corpus/ the way Forge's readers do (forge_core/readers/):
      .txt/.md     UTF-8 (BOM honoured); NUL bytes -> binary_content; invalid UTF-8 -> undecodable_text
      .html/.htm   lxml; drop script/style/noscript/template/svg/nav/header/footer/aside/form;
                   text of <main>, else <article>, else <body>; block elements become line breaks,
@@ -148,7 +148,7 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 
 # --------------------------------------------------------------------------
-# Extraction (forge_core/io/readers.py)
+# Extraction (forge_core/readers/)
 # --------------------------------------------------------------------------
 class Unreadable(Exception):
     def __init__(self, reason: str, detail: str = ""):

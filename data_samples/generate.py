@@ -1222,7 +1222,7 @@ python3 data_samples/check.py      # prints CLEAN and exits 0 when everything ma
 
 - Document id = path relative to `corpus/`; rows of .csv/.jsonl/.parquet get
   `#row=N` (1-based record number; for JSONL the line number, counting bad lines too).
-- Text as Forge's readers produce it (`forge_core/io/readers.py`): HTML without
+- Text as Forge's readers produce it (`forge_core/readers/`): HTML without
   `script/style/noscript/template/svg/nav/header/footer/aside/form`, text of `<main>`
   (else `<article>`, else `<body>`); PDF text layer via pypdf (a file without `%%EOF`
   near its end is rejected as truncated); .docx paragraphs and table rows; for e-mails the

@@ -7,8 +7,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from forge_core.cluster import open_cluster
 from forge_core.config import ForgeConfig
+from forge_core.executor import DaskConfig, open_cluster
 from forge_core.identity import dataset_id as name_dataset
 from forge_core.io.workspace import Workspace
 from forge_core.validate import suites_digest
@@ -16,7 +16,7 @@ from tasks.artifacts import link_dashboard
 from tasks.clean import clean_documents
 from tasks.dedup import deduplicate_documents
 from tasks.ingest import ingest_documents
-from tasks.publish import publish_dataset
+from tasks.publish import publish_dataset_version
 from tasks.sources import discover_sources, fingerprint_sources
 from tasks.validate import validate_documents
 
@@ -26,15 +26,19 @@ def _shards(reports) -> list[tuple[str, int]]:
 
 
 @flow(name="curate", log_prints=True)
-def curate(sources: list[str], config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Ingest, clean, deduplicate and validate SOURCES into a dataset version named by its inputs."""
+def curate(sources: list[str], config: ForgeConfig | None = None, cluster: str | None = None) -> dict[str, Any]:
+    """Ingest, clean, deduplicate and validate SOURCES into a dataset version named by its inputs.
+
+    cluster: the scheduler address of a Dask cluster already open for this run (`forge run`
+    passes its own, so one run starts one cluster); otherwise config.dask says where to work.
+    """
     start = time.perf_counter()
-    cfg = ForgeConfig.model_validate(config or {})
+    cfg = config or ForgeConfig()
     ws = Workspace(cfg.workspace)
     log = get_run_logger()
 
     files = discover_sources(sources)
-    with open_cluster(cfg.dask) as client:
+    with open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster)) as client:
         link_dashboard(client)
         prints = fingerprint_sources(client, files)
         dataset_id = name_dataset(
@@ -56,7 +60,7 @@ def curate(sources: list[str], config: dict[str, Any] | None = None) -> dict[str
         final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
         validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
 
-    summary = publish_dataset(
+    summary = publish_dataset_version(
         ws,
         cfg,
         dataset_id,

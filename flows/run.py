@@ -10,23 +10,27 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.curate import curate
-from forge_core.cluster import open_cluster
 from forge_core.config import ForgeConfig
+from forge_core.executor import open_cluster
 from forge_core.identity import code_version
 from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
 from forge_core.lineage.tracking import ensure_experiment, use_workspace_tracking
+from forge_core.report import summary_markdown
 from tasks.artifacts import link_dashboard
-from tasks.publish import summary_markdown
 from tasks.tokenize import tokenize_dataset
 from tasks.train import register_model, train_language_model
 
 
 @flow(name="forge-run", log_prints=True)
-def forge_run(sources: list[str], config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Curate SOURCES, tokenize, train, evaluate and register; one MLflow parent run records it all."""
+def forge_run(sources: list[str], config: ForgeConfig | None = None) -> dict[str, Any]:
+    """Curate SOURCES, tokenize, train, evaluate and register; one MLflow parent run records it all.
+
+    One Dask cluster serves curation and tokenization; it is closed before training, which runs
+    in this process and needs the memory.
+    """
     start = time.perf_counter()
-    cfg = ForgeConfig.model_validate(config or {})
+    cfg = config or ForgeConfig()
     ws = Workspace(cfg.workspace)
     log = get_run_logger()
     tracking_uri = use_workspace_tracking(ws)
@@ -36,13 +40,12 @@ def forge_run(sources: list[str], config: dict[str, Any] | None = None) -> dict[
         experiment_id, "forge-run", {"forge_version": code_version(), "prefect_flow_run_id": flow_run_id or ""}
     )
     try:
-        dataset = curate(sources=sources, config=cfg.model_dump(mode="json"))
-        tags = records.lineage_tags(ws, dataset, flow_run_id)
-        records.set_tags(parent, tags)
-        records.record_curation(experiment_id, parent, ws, dataset, tags)
-
         with open_cluster(cfg.dask) as client:
             link_dashboard(client)
+            dataset = curate(sources=sources, config=cfg, cluster=client.scheduler.address)
+            tags = records.lineage_tags(ws, dataset, flow_run_id)
+            records.set_tags(parent, tags)
+            records.record_curation(experiment_id, parent, ws, dataset, tags)
             tokens = tokenize_dataset(ws, cfg, client, dataset["dataset_id"])
         trained = train_language_model(ws, cfg, tokens, experiment_id, parent, tags)
         registered = register_model(cfg, trained, tags)

@@ -15,17 +15,31 @@ from __future__ import annotations
 
 import fsspec
 import polars as pl
+from pydantic import Field
 
-from forge_core.checkpoint import ShardReport
-from forge_core.config import IngestConfig
+from forge_core.executor.work import ShardCounts, docs_file, ledger_file
 from forge_core.identity import doc_id
-from forge_core.io.readers import Record, Unreadable, format_of, read_records
 from forge_core.io.shards import write_shard
 from forge_core.io.sources import Fingerprint
 from forge_core.io.workspace import Workspace
+from forge_core.readers.dispatch import ReadConfig, format_of, read_records
+from forge_core.readers.extracted import Record, Unreadable
 from forge_core.schema import INGESTED, LEDGER_PART
+from forge_core.section import MiB
 
 STAGE = "ingest"
+
+
+class IngestConfig(ReadConfig):
+    """How source files become documents."""
+
+    max_file_bytes: int = Field(
+        default=256 * MiB, gt=0, description="Files larger than this are quarantined as file_too_large."
+    )
+    shard_max_files: int = Field(
+        default=256, gt=0, description="Source files per ingest shard (the unit of parallel work)."
+    )
+    shard_max_bytes: int = Field(default=64 * MiB, gt=0, description="Raw bytes per ingest shard.")
 
 
 def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str, parent: str | None = None) -> dict:
@@ -107,7 +121,7 @@ def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict
     return docs, bad
 
 
-def ingest_shard(ws: Workspace, files: list[Fingerprint], cfg: IngestConfig, report: ShardReport) -> None:
+def ingest_shard(ws: Workspace, folder: str, files: list[Fingerprint], cfg: IngestConfig) -> ShardCounts:
     docs: list[dict] = []
     quarantined: list[dict] = []
     for fp in files:
@@ -116,10 +130,8 @@ def ingest_shard(ws: Workspace, files: list[Fingerprint], cfg: IngestConfig, rep
         quarantined.extend(q)
     frame = pl.DataFrame(docs, schema=pl.Schema(pl.from_arrow(INGESTED.empty_table()).schema))
     ledger = pl.DataFrame(quarantined, schema=pl.Schema(pl.from_arrow(LEDGER_PART.empty_table()).schema))
-    write_shard(ws, report.docs_path, frame, INGESTED)
-    write_shard(ws, report.ledger_path, ledger, LEDGER_PART)
-    report.n_in = len(files)
-    report.n_kept = frame.height
-    for reason, n in ledger.group_by("reason").len().iter_rows():
-        report.counts[f"quarantined.{reason}"] = n
-    report.counts["files"] = len(files)
+    write_shard(ws, docs_file(folder), frame, INGESTED)
+    write_shard(ws, ledger_file(folder), ledger, LEDGER_PART)
+    counts = {f"quarantined.{reason}": n for reason, n in ledger.group_by("reason").len().iter_rows()}
+    counts["files"] = len(files)
+    return ShardCounts(len(files), frame.height, counts)

@@ -1,6 +1,6 @@
 """The report of a dataset version: what each step did to the documents, in words and one plot.
 
-Written next to the ledger as report.md and lengths.png, published as a Prefect artifact and
+Written next to the ledger as report.md and lengths.png, shown in the orchestrator's UI and
 logged to MLflow with the dataset, so an analyst sees in one page why the corpus is the size it is.
 """
 
@@ -12,9 +12,10 @@ from typing import Any
 
 import polars as pl
 
-from forge_core.dedup.report import markdown as cluster_markdown
-
-PII_TYPES = ("email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "credential")
+from forge_core.clean.pii import TYPES as PII_TYPES
+from forge_core.clean.pipeline import clean_steps
+from forge_core.clean.pipeline import CleanConfig
+from forge_core.dedup.clusters import markdown as cluster_markdown
 
 
 def step_table(stage_counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -24,9 +25,6 @@ def step_table(stage_counts: dict[str, int]) -> list[dict[str, Any]]:
         step, _, measure = key.rpartition(".")
         if measure in ("docs_in", "docs_out", "chars_in", "chars_out") and step:
             steps.setdefault(step, {})[measure] = n
-    from forge_core.clean import clean_steps
-    from forge_core.config import CleanConfig
-
     order = [name for name, _ in clean_steps(CleanConfig())]  # stats.json sorts keys; the pipeline does not
     ranked = sorted(steps, key=lambda s: order.index(s) if s in order else len(order))
     return [{"step": name, **steps[name]} for name in ranked]
@@ -124,3 +122,22 @@ def pii_by_document(ledger: pl.DataFrame) -> dict[str, int]:
         for kind, n in json.loads(cell).items():
             totals[kind] = totals.get(kind, 0) + int(n)
     return totals
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """A dataset version's manifest on one page: counts by status, stage and reason, and its ledger."""
+    c = summary["counts"]
+    lines = [
+        f"# Dataset {summary['dataset_id']}",
+        "",
+        f"{c['ingested']} documents from {summary['files']} files: **{c['kept']} kept**, "
+        f"{c['dropped']} dropped, {c['quarantined']} quarantined.",
+        "",
+        "| status | stage | reason | documents |",
+        "| --- | --- | --- | --- |",
+    ]
+    for where, reasons in c["by_reason"].items():
+        status, _, stage = where.partition(".")
+        lines += [f"| {status} | {stage} | {reason} | {n} |" for reason, n in reasons.items()]
+    lines += ["", f"Ledger: `{summary['ledger']}`"]
+    return "\n".join(lines)

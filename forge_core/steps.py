@@ -29,6 +29,24 @@ class StepResult:
 Step = Callable[[pl.DataFrame], StepResult]
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One entry of a stage's step list: the step's name (also its config key), the function, its
+    config model, and the ledger reasons it records with what each means (the README's table of
+    rules and the tests are generated from these, so they cannot drift from the code)."""
+
+    name: str
+    apply: Callable[..., StepResult]  # apply(shard, cfg) -> StepResult
+    config: type | None
+    reasons: dict[str, str]
+    web: bool = False  # tuned on English web text: judged only in the configured languages
+
+    def doc(self) -> str:
+        """The config's docstring as one line: what the step is for and what it does."""
+        text = (self.config.__doc__ or "") if self.config is not None else (self.apply.__doc__ or "")
+        return " ".join(text.split())
+
+
 def drops(docs: pl.DataFrame, reason: str, detail: str | pl.Expr | None = None) -> pl.DataFrame:
     """Ledger rows (status dropped, stage filled in by the runner) for documents a step removes."""
     detail_expr = detail.cast(pl.String) if isinstance(detail, pl.Expr) else pl.lit(detail, dtype=pl.String)

@@ -14,16 +14,29 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
-from forge_core.checkpoint import ShardReport
-from forge_core.config import TokenizeConfig
+from forge_core.executor.work import ShardCounts, ShardReport
 from forge_core.io.shards import read_shard
 from forge_core.io.workspace import Workspace
+from forge_core.section import Section
 
 EOT = "<|endoftext|>"
 PAD = "<|pad|>"
 SPECIAL_TOKENS = [EOT, PAD]  # ids 0 and 1, whatever the corpus
 SPLITS = ("train", "val")
+
+
+class TokenizeConfig(Section):
+    """The BPE tokenizer and the token files training reads."""
+
+    vocab_size: int = Field(
+        default=8192, ge=260, le=1 << 20, description="Tokens in the BPE vocabulary, special ones included."
+    )
+    min_frequency: int = Field(default=2, ge=1, description="A pair merges only if seen at least this often.")
+    validation_fraction: float = Field(
+        default=0.05, ge=0.0, lt=1.0, description="Share of documents (by a hash of doc_id) held out for validation."
+    )
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -55,7 +68,7 @@ def split_of(doc_ids: pl.Series, validation_fraction: float) -> pl.Series:
     return pl.Series("split", ["val" if h else "train" for h in held_out], dtype=pl.String)
 
 
-def encode_shard(ws: Workspace, source: str, tokenizer_json: str, cfg: TokenizeConfig, report: ShardReport) -> None:
+def encode_shard(ws: Workspace, folder: str, source: str, tokenizer_json: str, cfg: TokenizeConfig) -> ShardCounts:
     """Encode one shard of kept documents into train.bin, val.bin and index.parquet."""
     from tokenizers import Tokenizer
 
@@ -65,6 +78,7 @@ def encode_shard(ws: Workspace, source: str, tokenizer_json: str, cfg: TokenizeC
     docs = read_shard(ws, source, columns=["doc_id", "text"])
     docs = docs.with_columns(split_of(docs["doc_id"], cfg.validation_fraction))
     rows = []
+    counts: dict[str, int] = {}
     for split in SPLITS:
         part = docs.filter(pl.col("split") == split)
         encodings = tokenizer.encode_batch_fast(part["text"].to_list(), add_special_tokens=False)
@@ -74,7 +88,7 @@ def encode_shard(ws: Workspace, source: str, tokenizer_json: str, cfg: TokenizeC
         for start, enc, n in zip(starts, encodings, lengths, strict=True):
             tokens[start : start + n - 1] = enc.ids
             tokens[start + n - 1] = eot
-        ws.write_bytes(f"{report.folder}/{split}.bin", tokens.tobytes())
+        ws.write_bytes(f"{folder}/{split}.bin", tokens.tobytes())
         rows.append(
             pl.DataFrame(
                 {
@@ -86,14 +100,13 @@ def encode_shard(ws: Workspace, source: str, tokenizer_json: str, cfg: TokenizeC
                 }
             )
         )
-        report.counts[f"{split}.documents"] = part.height
-        report.counts[f"{split}.tokens"] = int(lengths.sum())
-        report.counts[f"{split}.bytes"] = int(rows[-1]["bytes"].sum())
+        counts[f"{split}.documents"] = part.height
+        counts[f"{split}.tokens"] = int(lengths.sum())
+        counts[f"{split}.bytes"] = int(rows[-1]["bytes"].sum())
     index = pl.concat(rows)
-    with ws.fs.open(f"{report.folder}/index.parquet", "wb") as f:
+    with ws.fs.open(f"{folder}/index.parquet", "wb") as f:
         index.write_parquet(f, compression="zstd")
-    report.n_in = docs.height
-    report.n_kept = docs.height
+    return ShardCounts(docs.height, docs.height, counts)
 
 
 def load_tokens(path: str, vocab_size: int) -> np.memmap:
@@ -135,10 +148,6 @@ def token_manifest(reports: list[ShardReport], vocab_size: int) -> dict[str, Any
         "shards": [r.folder for r in reports],
         **totals,
     }
-
-
-def split_files(manifest: dict[str, Any], split: str) -> list[str]:
-    return [f"{folder}/{split}.bin" for folder in manifest["shards"]]
 
 
 def read_index(ws: Workspace, manifest: dict[str, Any]) -> pl.DataFrame:

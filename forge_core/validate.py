@@ -17,16 +17,29 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
-from forge_core.clean.pii import residual_pii
-from forge_core.config import PiiConfig, ValidationConfig
+from forge_core.clean.pii import PiiConfig, residual_pii
 from forge_core.identity import digest
 from forge_core.io.shards import read_shard
 from forge_core.io.workspace import Workspace
+from forge_core.section import Section
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "expectations"
 STAGES = ("ingested", "cleaned", "deduplicated")
 RESIDUAL_PII = "residual_pii"
+
+
+class ValidationConfig(Section):
+    """Great Expectations gates between stages."""
+
+    enabled: bool = Field(default=True, description="Run the suites; a failing suite stops the flow.")
+    suites_dir: str | None = Field(
+        default=None, description="Folder of <stage>.json suites to use instead of the built-in expectations/."
+    )
+    max_rows: int = Field(
+        default=200_000, gt=0, description="Validate at most this many rows per stage (a seeded sample above it)."
+    )
 
 
 class ValidationFailed(RuntimeError):

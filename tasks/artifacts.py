@@ -14,7 +14,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from forge_core.checkpoint import ShardReport
+from forge_core.executor import ShardReport
 from forge_core.report import step_table
 
 STEP_MEASURES = ("docs_in", "docs_out", "chars_in", "chars_out")

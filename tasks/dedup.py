@@ -8,11 +8,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from forge_core.checkpoint import ShardReport
 from forge_core.config import ForgeConfig
-from forge_core.dedup import STAGE, deduplicate
-from forge_core.dedup.report import markdown
-from forge_core.identity import code_version, digest
+from forge_core.dedup.clusters import markdown
+from forge_core.dedup.stage import STAGE, deduplicate
+from forge_core.executor import ShardReport
 from forge_core.io.workspace import Workspace
 from tasks.artifacts import publish_stage, stage_summary
 
@@ -23,9 +22,6 @@ def deduplicate_documents(
 ) -> tuple[list[ShardReport], ShardReport, dict]:
     """Signatures per shard, one plan over the whole dataset, then each shard's survivors."""
     start = time.perf_counter()
-    settings = cfg.dedup.model_dump()
-    folders = [posixpath.basename(r.folder) for r in cleaned]
-    sign_dirs = [ws.cache_dir("sign", digest("sign", code_version(), settings, f)) for f in folders]
     result = deduplicate(
         ws,
         client,
@@ -34,8 +30,7 @@ def deduplicate_documents(
         f"{ws.dataset_dir(dataset_id)}/work/dedup",
         [ws.dataset_shard(dataset_id, r.index) for r in cleaned],
         numbers=[r.index for r in cleaned],
-        sign_dirs=sign_dirs,
-        plan_dir=ws.cache_dir("dedup-plan", digest("plan", code_version(), settings, folders)),
+        keys=[posixpath.basename(r.folder) for r in cleaned],  # the cleaned shards' content-keyed names
     )
     summary = stage_summary(STAGE, result.applied, time.perf_counter() - start)
     summary["counts"] = {k: v for k, v in summary["counts"].items() if k != "dropped"} | result.counts

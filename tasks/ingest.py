@@ -6,10 +6,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from forge_core.checkpoint import ShardReport, run_shard
-from forge_core.cluster import map_shards
 from forge_core.config import ForgeConfig
-from forge_core.identity import code_version, digest
+from forge_core.executor import ShardInput, ShardReport, map_stage
 from forge_core.ingest import STAGE, ingest_shard
 from forge_core.io.sources import Fingerprint, plan_shards
 from forge_core.io.workspace import Workspace
@@ -22,11 +20,12 @@ def ingest_documents(
 ) -> tuple[list[ShardReport], dict]:
     start = time.perf_counter()
     shards = plan_shards(prints, [p.size for p in prints], cfg.ingest.shard_max_files, cfg.ingest.shard_max_bytes)
-    jobs = []
-    for i, shard in enumerate(shards):
-        key = digest(STAGE, code_version(), cfg.ingest.model_dump(), [(p.uri, p.raw_sha256) for p in shard])
-        jobs.append((ws, ShardReport(STAGE, i, ws.cache_dir(STAGE, key)), ingest_shard, (shard, cfg.ingest)))
-    reports = map_shards(client, run_shard, jobs, desc="ingest", on_progress=shard_progress("ingest"))
+    inputs = [
+        ShardInput(i, [(p.uri, p.raw_sha256) for p in shard], (shard, cfg.ingest)) for i, shard in enumerate(shards)
+    ]
+    reports = map_stage(
+        client, ws, STAGE, ingest_shard, inputs, cfg.ingest.model_dump(), on_progress=shard_progress(STAGE)
+    )
     summary = stage_summary(STAGE, reports, time.perf_counter() - start)
     publish_stage(summary, "Source files read into documents; unreadable files quarantined with their reason.")
     return reports, summary

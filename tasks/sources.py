@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from forge_core.cluster import map_shards
+from forge_core.executor import map_shards
 from forge_core.io.sources import Fingerprint, SourceFile, discover, fingerprint, plan_shards
 
 

@@ -6,9 +6,8 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from forge_core.checkpoint import ShardReport, run_shard
-from forge_core.cluster import map_shards
 from forge_core.config import ForgeConfig
+from forge_core.executor import ShardInput, map_stage
 from forge_core.io.workspace import Workspace
 from forge_core.tokenize import encode_shard, kept_shards, kept_texts, token_manifest, train_tokenizer
 from tasks.artifacts import publish_stage, shard_progress, stage_summary
@@ -36,11 +35,12 @@ def tokenize_dataset(ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: s
     with ws.fs.open(tokenizer_path, "r", encoding="utf-8") as f:
         tokenizer_json = f.read()
 
-    jobs = [
-        (ws, ShardReport("tokenize", i, f"{out}/part-{i:05d}"), encode_shard, (path, tokenizer_json, cfg.tokenize))
-        for i, path in enumerate(shards)
-    ]
-    reports = map_shards(client, run_shard, jobs, desc="tokenize", on_progress=shard_progress("tokenize"))
+    inputs = [ShardInput(i, path, (path, tokenizer_json, cfg.tokenize)) for i, path in enumerate(shards)]
+    # The token files belong to the dataset version: they go into its folder, not the cache.
+    folders = [f"{out}/part-{i:05d}" for i in range(len(shards))]
+    reports = map_stage(
+        client, ws, "tokenize", encode_shard, inputs, None, folders=folders, on_progress=shard_progress("tokenize")
+    )
     from tokenizers import Tokenizer
 
     manifest = token_manifest(reports, Tokenizer.from_str(tokenizer_json).get_vocab_size())

@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forge_core.config import ForgeConfig
-from forge_core.export import save_bundle
+from forge_core.export.bundle import save_bundle
 from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
 from forge_core.tokenize import EOT, read_index
@@ -103,7 +103,7 @@ def register_model(cfg: ForgeConfig, trained: dict[str, Any], tags: dict[str, st
 
     import mlflow
 
-    from forge_core.export import log_pyfunc
+    from forge_core.export.pyfunc import log_pyfunc
 
     prompts = [s["prompt"] for s in trained["samples"]]
     run_id = trained["run_id"]

@@ -4,9 +4,9 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from forge_core.config import PiiConfig, ValidationConfig
+from forge_core.clean.pii import PiiConfig
 from forge_core.io.workspace import Workspace
-from forge_core.validate import ValidationFailed, validate_stage
+from forge_core.validate import ValidationConfig, ValidationFailed, validate_stage
 
 
 @task(name="validate-documents", cache_policy=NO_CACHE)

@@ -7,16 +7,19 @@ from typing import Any
 
 import polars as pl
 
+from forge_core.clean.pipeline import RULES
+
 # The web-text quality rules (Gopher, C4, FineWeb) with their recipes' defaults drop short or
 # unpunctuated test documents; tests of the pipeline's mechanics run without them.
-WEB_RULES_OFF = {name: {"enabled": False} for name in ("gopher_repetition", "gopher_quality", "c4", "fineweb")}
+WEB_RULES_OFF = {rule.name: {"enabled": False} for rule in RULES if rule.web}
 
 
 def run_curate(sources: list[Path | str], workspace: Path, processes: bool = False, **sections: Any) -> dict:
     from flows.curate import curate
+    from forge_core.config import ForgeConfig
 
     config = {"workspace": str(workspace), "dask": {"n_workers": 2, "processes": processes}, **sections}
-    return curate(sources=[str(s) for s in sources], config=config)
+    return curate(sources=[str(s) for s in sources], config=ForgeConfig.model_validate(config))
 
 
 def ledger(result: dict) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from documents import write
 from flow_runs import run_curate
 from typer.testing import CliRunner
 
-from forge_core.cli import app
+from forge.cli import app
 
 REPORTS = [
     "The maintenance team replaced the pressure sensor on line four after the morning shift reported drift. "

@@ -4,8 +4,7 @@ import polars as pl
 from documents import doc_frame
 from flow_runs import WEB_RULES_OFF
 
-from forge_core.clean import clean_steps
-from forge_core.config import CleanConfig
+from forge_core.clean.pipeline import CleanConfig, clean_steps
 from forge_core.steps import run_steps
 
 
@@ -46,7 +45,7 @@ def test_unspaced_scripts_are_counted_by_character_and_kept():
 
 
 def test_mixed_text_counts_both_kinds_of_words():
-    from forge_core.clean.filters import word_count
+    from forge_core.clean.length import word_count
 
     counts = pl.DataFrame({"t": ["NW-100 の 校正", "three plain words", ""]}).select(word_count(pl.col("t")))
     assert counts.to_series().to_list() == [4, 3, 0]

@@ -11,13 +11,13 @@ from conftest import SHARED
 from datasketch import MinHash
 from documents import doc_frame
 
-from forge_core.cluster import open_cluster
-from forge_core.config import DaskConfig, DedupConfig
-from forge_core.dedup import deduplicate
+from forge_core.dedup import DedupConfig
 from forge_core.dedup.components import components
 from forge_core.dedup.lsh import bucket_pairs
 from forge_core.dedup.minhash import band_keys, signatures
 from forge_core.dedup.shingles import jaccard, shingle_hashes, shingle_set, words
+from forge_core.dedup.stage import deduplicate
+from forge_core.executor import DaskConfig, open_cluster
 from forge_core.io.shards import read_shard, write_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import CLEANED

@@ -15,14 +15,15 @@ import pytest
 from conftest import SHARED
 from documents import docx_bytes, pdf_bytes, pdf_from_objects
 
-from forge_core.checkpoint import ShardReport
 from forge_core.config import IngestConfig
+from forge_core.executor import run_once
 from forge_core.identity import doc_id
 from forge_core.ingest import ingest_shard, read_file
-from forge_core.io.readers import Unreadable, read_records
 from forge_core.io.shards import read_shard
 from forge_core.io.sources import discover, fingerprint
 from forge_core.io.workspace import Workspace
+from forge_core.readers.dispatch import read_records
+from forge_core.readers.extracted import Unreadable
 
 CFG = IngestConfig()
 DOCS = SHARED / "corpora" / "python-docs" / "html"
@@ -294,8 +295,8 @@ def test_broken_and_unsupported_attachments_are_quarantined_and_the_email_kept(t
         "quarantined", "unreadable_pdf", email_id, len(broken)
     )  # fmt: skip
     assert "quote.pdf" in pdf["detail"]
-    assert (png["reason"], png["parent_doc_id"]) == ("unsupported_attachment", email_id)
-    assert "'.png'" in png["detail"]
+    assert (png["reason"], png["parent_doc_id"]) == ("unsupported_format", email_id)
+    assert "'.png' attachments" in png["detail"]
 
 
 def test_same_named_attachments_get_distinct_uris(tmp_path):
@@ -330,8 +331,10 @@ def test_attachment_lineage_reaches_the_shards(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "offer.eml").write_bytes(data)
     ws = Workspace(str(tmp_path / "ws"))
-    report = ShardReport(stage="ingest", index=0, folder=ws.cache_dir("ingest", "test"))
-    ingest_shard(ws, fingerprint(discover([str(tmp_path / "in")])), CFG, report)
+    files = fingerprint(discover([str(tmp_path / "in")]))
+    report = run_once(
+        ws, "ingest", 0, ws.cache_dir("ingest", "test"), lambda folder: ingest_shard(ws, folder, files, CFG)
+    )
     docs = read_shard(ws, report.docs_path)
     ledger = read_shard(ws, report.ledger_path)
     email_id = docs.filter(pl.col("parent_doc_id").is_null())["doc_id"].item()

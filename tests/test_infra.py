@@ -30,7 +30,7 @@ SERVICES = {
     "dask-worker",
     "forge-worker",
 }
-# What Forge's LocalCluster gives its workers (forge_core/cluster.py); a cluster's workers need the same.
+# What Forge's LocalCluster gives its workers (forge_core/executor/cluster.py); a cluster's workers need the same.
 MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(64 << 20), "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
 # ${VAR}, ${VAR:-default}, ${VAR:?error}; $${...} is a literal dollar for the container's shell.
 INTERPOLATION = re.compile(r"(?<!\$)\$\{(\w+)(?:(:?[-?])([^}]*))?\}")

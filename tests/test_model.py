@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from forge_core.model.gpt import GPT, GPTConfig, apply_rope, rope_tables
-from forge_core.model.presets import preset
+from forge_core.model.architecture import GPTConfig, preset
+from forge_core.model.gpt import GPT, apply_rope, rope_tables
 
 CFG = GPTConfig(vocab_size=97, block_size=32, n_layer=2, n_head=4, n_embd=64)
 

@@ -11,8 +11,7 @@ import polars as pl
 import pytest
 from documents import doc_frame
 
-from forge_core.clean.pii import PLACEHOLDERS, TYPES, redact, redact_pii
-from forge_core.config import PiiConfig
+from forge_core.clean.pii import PLACEHOLDERS, TYPES, PiiConfig, redact, redact_pii
 from forge_core.io.shards import write_shard
 from forge_core.steps import run_steps
 
@@ -307,10 +306,9 @@ def cleaned_shard(texts: list[str]) -> pl.DataFrame:
 
 
 def validate_cleaned(tmp_path, texts: list[str], pii: PiiConfig | None):
-    from forge_core.config import ValidationConfig
     from forge_core.io.workspace import Workspace
     from forge_core.schema import CLEANED
-    from forge_core.validate import validate_stage
+    from forge_core.validate import ValidationConfig, validate_stage
 
     ws = Workspace(str(tmp_path / "ws"))
     path = ws.path("cleaned", "part-00000.parquet")

@@ -6,10 +6,9 @@ import polars as pl
 import pytest
 from documents import doc_frame
 
-from forge_core.clean import clean_frame
-from forge_core.clean.c4 import c4_document
-from forge_core.clean.gopher import repetition_reason
-from forge_core.config import C4Config, CleanConfig, GopherRepetitionConfig
+from forge_core.clean.c4 import C4Config, c4_document
+from forge_core.clean.gopher import GopherRepetitionConfig, repetition_reason
+from forge_core.clean.pipeline import CleanConfig, clean_frame
 
 PROSE = (
     "The maintenance team replaced the pressure sensor on line four after the morning shift reported drift. "

@@ -10,7 +10,8 @@ import pytest
 from documents import docx_bytes, eml_bytes, pdf_bytes
 
 from forge_core.config import IngestConfig
-from forge_core.io.readers import Unreadable, format_of, read_records
+from forge_core.readers.dispatch import format_of, read_records
+from forge_core.readers.extracted import Unreadable
 
 CFG = IngestConfig()
 

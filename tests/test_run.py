@@ -16,7 +16,7 @@ from conftest import SAMPLES
 from test_cli import forge
 from typer.testing import CliRunner
 
-from forge_core.cli import app
+from forge.cli import app
 from forge_core.io.workspace import Workspace
 from forge_core.lineage.tracking import use_workspace_tracking
 

@@ -25,9 +25,9 @@ from s3_server import s3_server
 from test_ui import Output, alive, free_ports
 from typer.testing import CliRunner
 
-from forge_core.cli import app
+from forge.cli import app
+from forge.services.team import write_auth_ini
 from forge_core.config import ForgeConfig, ServerConfig
-from forge_core.servers import write_auth_ini
 
 # Both servers migrate fresh PostgreSQL databases at once; on a loaded 2-core machine that takes a while.
 STARTUP_S = 240

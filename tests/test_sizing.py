@@ -10,32 +10,27 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from forge_core.cli import app
-from forge_core.model.gpt import GPT, GPTConfig
-from forge_core.model.presets import PRESETS, preset
+from forge.cli import app
+from forge_core.model.advice import MEMORY_HEADROOM, format_report, parse_tokens, recommend
+from forge_core.model.architecture import PRESETS, GPTConfig, preset
+from forge_core.model.gpt import GPT
 from forge_core.model.sizing import (
     GPUS,
-    MEMORY_HEADROOM,
-    Shape,
     activation_bytes,
-    ffn_hidden,
     flops_per_token,
-    format_report,
     memory_per_gpu,
     param_count,
-    parse_tokens,
     peak_flops_for,
-    recommend,
     training_flops,
 )
 
 # n_layer=2, n_head=4, n_embd=128, block_size=256, vocab 1024; d = 128.
 # ffn_hidden = 64 * ceil(8 * 128 / 3 / 64) = 64 * ceil(5.33) = 384 = f
-SMALL = Shape(n_layer=2, n_head=4, n_embd=128, block_size=256, vocab_size=1024)
+SMALL = GPTConfig(n_layer=2, n_head=4, n_embd=128, block_size=256, vocab_size=1024)
 
 
 def test_parameters_flops_and_memory_match_a_hand_count():
-    assert ffn_hidden(128) == 384
+    assert SMALL.ffn_hidden == 384
     # per layer: norms 2d = 256, qkv 3d^2 = 49_152, proj d^2 = 16_384, SwiGLU 3df = 147_456 -> 213_248
     # N = embedding Vd 131_072 + 2 layers 426_496 + final norm 128 = 557_696
     assert param_count(SMALL) == 557_696
@@ -71,7 +66,7 @@ def test_param_count_is_the_models_own_count_for_every_preset(name):
     cfg = preset(name, vocab_size=32768)
     with torch.device("meta"):  # the shapes without the memory: 1b would take ~5 GB on CPU
         model = GPT(cfg)
-    assert param_count(cfg) == model.num_params() == param_count(Shape.of_preset(name, 32768))
+    assert param_count(cfg) == model.num_params()
     assert flops_per_token(cfg) == model.flops_per_token()
 
 
@@ -123,7 +118,7 @@ def test_too_little_data_gets_the_smallest_preset_and_an_overfit_warning():
 def test_data_sets_the_size_when_time_is_plentiful():
     rec = recommend(tokens=parse_tokens("2.5B"), gpus=8, gpu_type="h100", hours=24)
     assert (rec.preset, rec.strategy, rec.train_tokens) == ("125m", "ddp", 2_500_000_000)
-    assert rec.parameters <= 2.5e9 / 20 < param_count(Shape.of_preset("350m", 32768))
+    assert rec.parameters <= 2.5e9 / 20 < param_count(preset("350m", 32768))
     assert rec.estimated_hours == pytest.approx(rec.flops / (8 * 989.4e12 * 0.4) / 3600)
 
 
@@ -211,6 +206,6 @@ def test_cli_size_ends_with_one_json_line():
     assert "h100, h200" in bad.output
 
 
-def test_sizing_imports_without_torch():
-    code = "import sys, forge_core.model.sizing; sys.exit('torch' in sys.modules)"
+def test_sizing_and_advice_import_without_torch():
+    code = "import sys, forge_core.model.advice, forge_core.model.sizing; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

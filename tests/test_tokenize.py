@@ -8,12 +8,20 @@ import pytest
 from conftest import SHARED
 from documents import doc_frame
 
-from forge_core.checkpoint import ShardReport
-from forge_core.config import TokenizeConfig
 from forge_core.io.shards import write_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import DEDUPLICATED
-from forge_core.tokenize import EOT, PAD, doc_at, encode_shard, load_tokens, split_of, token_dtype, train_tokenizer
+from forge_core.tokenize import (
+    EOT,
+    PAD,
+    TokenizeConfig,
+    doc_at,
+    encode_shard,
+    load_tokens,
+    split_of,
+    token_dtype,
+    train_tokenizer,
+)
 
 SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
 
@@ -61,8 +69,7 @@ def test_encoded_shard_memory_maps_and_traces_every_token_to_its_document(tmp_pa
     docs = docs.with_columns(text_hash=pl.Series([f"{i:032x}" for i in range(n)]))
     write_shard(ws, ws.path("kept.parquet"), docs, DEDUPLICATED)
     cfg = TokenizeConfig(vocab_size=1024, validation_fraction=0.2)
-    report = ShardReport("tokenize", 0, ws.path("tok"))
-    encode_shard(ws, ws.path("kept.parquet"), tokenizer.to_str(), cfg, report)
+    report = encode_shard(ws, ws.path("tok"), ws.path("kept.parquet"), tokenizer.to_str(), cfg)
 
     index = pl.read_parquet(tmp_path / "tok" / "index.parquet")
     assert index.height == n and set(index["split"]) == {"train", "val"}

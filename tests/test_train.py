@@ -13,11 +13,12 @@ import torch
 from conftest import SHARED
 
 from forge_core.config import ForgeConfig, TrainConfig
-from forge_core.model.gpt import GPT, GPTConfig
-from forge_core.train.config import parse_duration
+from forge_core.model.architecture import GPTConfig
+from forge_core.model.gpt import GPT
 from forge_core.train.data import MicroBatches, TokenStream, Windows
 from forge_core.train.evaluate import score_tokens
 from forge_core.train.module import bits_per_byte, lr_factor
+from forge_core.train.recipe import parse_duration
 from forge_core.train.trainer import choose_precision, model_config, train_model
 
 SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"

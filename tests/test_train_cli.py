@@ -152,7 +152,7 @@ def test_forge_train_runs_where_only_torch_lightning_and_numpy_are_installed(tok
     # -S: no site-packages but the bare one (and the egress guard the suite runs everything under).
     boot = (
         f"import sys; sys.path[:0] = [{str(site)!r}, {str(ROOT)!r}, {str(ROOT / 'tests' / 'egress_guard')!r}];"
-        "import sitecustomize; from forge_core.launcher import main; sys.argv[0] = 'forge'; main()"
+        "import sitecustomize; from forge.launcher import main; sys.argv[0] = 'forge'; main()"
     )
     args = ["train", "--tokens", str(tokens), "--out", str(out), "--max-steps", "6", "--eval-every", "3", "--json"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -15,8 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from forge.services.supervise import ServiceError
+from forge.services.ui import serve
 from forge_core.io.workspace import Workspace
-from forge_core.ui import ServiceError, serve
 
 # Both servers migrate fresh databases and start at once; on a loaded 2-core machine that takes a while.
 STARTUP_S = 240

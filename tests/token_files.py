@@ -10,10 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from forge_core.checkpoint import ShardReport
-from forge_core.config import TokenizeConfig
+from forge_core.executor import run_once
 from forge_core.io.workspace import Workspace
-from forge_core.tokenize import encode_shard, token_manifest, train_tokenizer
+from forge_core.tokenize import TokenizeConfig, encode_shard, token_manifest, train_tokenizer
 
 
 def shakespeare_tokens(corpus: Path, root: Path, vocab_size: int = 1024, shards: int = 2) -> dict[str, Any]:
@@ -29,9 +28,9 @@ def shakespeare_tokens(corpus: Path, root: Path, vocab_size: int = 1024, shards:
         buf = io.BytesIO()
         part.write_parquet(buf)
         ws.write_bytes(ws.path(f"docs-{i}.parquet"), buf.getvalue())
-        report = ShardReport("tokenize", i, ws.path(f"tokens/part-{i:05d}"))
-        encode_shard(ws, ws.path(f"docs-{i}.parquet"), tokenizer.to_str(), cfg, report)
-        reports.append(report)
+        source = ws.path(f"docs-{i}.parquet")
+        work = lambda folder, source=source: encode_shard(ws, folder, source, tokenizer.to_str(), cfg)  # noqa: E731
+        reports.append(run_once(ws, "tokenize", i, ws.path(f"tokens/part-{i:05d}"), work))
     manifest = token_manifest(reports, tokenizer.get_vocab_size())
     (root / "tokens" / "manifest.json").write_text(json.dumps(manifest))
     (root / "tokens" / "tokenizer.json").write_text(tokenizer.to_str())

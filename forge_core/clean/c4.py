@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 import polars as pl
+from pydantic import Field
 
 from forge_core.clean.gopher import in_scope
-from forge_core.config import C4Config
+from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
 END_PUNCTUATION = (".", "?", "!", '"', "'", "”", "’")
@@ -21,6 +22,31 @@ ELLIPSIS = ("...", "…")
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 SENTENCE_END = re.compile(r"[.!?…]+(?=\s|$)")
+
+REASONS = {
+    "c4_lorem_ipsum": "placeholder text ('lorem ipsum')",
+    "c4_curly_bracket": "contains '{' (code or templates)",
+    "c4_too_few_sentences": "fewer than min_num_sentences sentences left after the line rules",
+}
+
+
+class C4Config(Section):
+    """C4 rules (Raffel et al. 2020), with the FineWeb recipe's choice of keeping lines without end punctuation.
+
+    Removes javascript notices, cookie and policy lines, too-short lines and citation marks (keeping
+    paragraph breaks); drops lorem ipsum, curly brackets, and documents left with too few sentences.
+    """
+
+    enabled: bool = True
+    filter_no_terminal_punct: bool = Field(default=False, description="Remove lines not ending in . ! ? or a quote.")
+    min_words_per_line: int = Field(default=3, ge=0, description="Remove lines with fewer words.")
+    max_word_length: int = Field(default=1000, gt=0, description="Remove lines with a longer word.")
+    min_num_sentences: int = Field(default=5, ge=0, description="Fewer sentences left: c4_too_few_sentences.")
+    remove_citations: bool = Field(default=True, description="Remove Wikipedia-style citation marks like [1].")
+    filter_lorem_ipsum: bool = Field(default=True, description="Drop documents containing 'lorem ipsum'.")
+    filter_javascript: bool = Field(default=True, description="Remove lines that mention javascript.")
+    filter_curly_bracket: bool = Field(default=True, description="Drop documents containing '{' (code, templates).")
+    filter_policy: bool = Field(default=True, description="Remove cookie, terms-of-use and privacy-policy lines.")
 
 
 def c4_document(text: str, cfg: C4Config) -> tuple[str | None, str | None]:

@@ -5,12 +5,39 @@ word (lists and menus rather than prose)."""
 from __future__ import annotations
 
 import polars as pl
+from pydantic import Field
 
 from forge_core.clean.gopher import WORD, apply_rules, in_scope
-from forge_core.config import FineWebConfig
+from forge_core.section import Section
 from forge_core.steps import StepResult
 
 TERMINAL = r"[.?!\"'”’)\]]$"
+
+REASONS = {
+    "fineweb_empty": "no non-empty line",
+    "fineweb_line_punctuation": "too few lines end in punctuation",
+    "fineweb_short_lines": "too many short lines (menus, lists)",
+    "fineweb_duplicate_line_chars": "too many characters in repeated lines",
+    "fineweb_list_like": "too many newlines per word",
+}
+
+
+class FineWebConfig(Section):
+    """FineWeb rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, newlines.
+
+    Lines ending in punctuation, short lines, characters in repeated lines, newlines per word.
+    """
+
+    enabled: bool = True
+    line_punct_thr: float = Field(
+        default=0.12, ge=0.0, le=1.0, description="Share of lines ending in punctuation, at least."
+    )
+    short_line_thr: float = Field(default=0.67, ge=0.0, le=1.0, description="Share of short lines, at most.")
+    short_line_length: int = Field(default=30, gt=0, description="A line shorter than this many characters is short.")
+    char_duplicates_ratio: float = Field(
+        default=0.01, ge=0.0, le=1.0, description="Share of characters in repeated lines."
+    )
+    new_line_ratio: float = Field(default=0.3, ge=0.0, le=1.0, description="Newlines per word, at most.")
 
 
 def fineweb_filter(shard: pl.DataFrame, cfg: FineWebConfig, languages: list[str]) -> StepResult:

@@ -12,12 +12,85 @@ import re
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
-from forge_core.config import GopherQualityConfig, GopherRepetitionConfig
+from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 WORD = r"\S*[\p{L}\p{N}]\S*"  # a token with at least one letter or digit: punctuation alone is no word
+
+# The ledger reasons each rule records, with what they mean to an auditor (<n>: an n-gram size).
+QUALITY_REASONS = {
+    "gopher_too_few_words": "fewer words than min_doc_words",
+    "gopher_too_many_words": "more words than max_doc_words",
+    "gopher_short_words": "mean word length below min_avg_word_length (tables of codes, stuttering text)",
+    "gopher_long_words": "mean word length above max_avg_word_length (URLs, encoded data)",
+    "gopher_symbols": "too many '#' and '...' per word",
+    "gopher_bullet_lines": "almost every line is a bullet",
+    "gopher_ellipsis_lines": "too many lines end in '...' (truncated snippets)",
+    "gopher_non_alpha_words": "too few words contain a letter",
+    "gopher_few_stop_words": "an English document without the common English function words",
+}
+REPETITION_REASONS = {
+    "gopher_duplicate_paragraphs": "too many paragraphs repeat an earlier one",
+    "gopher_duplicate_paragraph_chars": "too many characters in repeated paragraphs",
+    "gopher_duplicate_lines": "too many lines repeat an earlier one",
+    "gopher_duplicate_line_chars": "too many characters in repeated lines",
+    "gopher_top_<n>_gram": "the most frequent n-gram covers too much of the text",
+    "gopher_duplicate_<n>_grams": "too many characters inside repeated n-grams",
+}
+
+
+class GopherQualityConfig(Section):
+    """Gopher quality rules (Rae et al. 2021, as in datatrove's FineWeb recipe).
+
+    Document length in words, mean word length, '#' and '...' per word, bullet and ellipsis lines,
+    words with letters, and (English only) stop words.
+    """
+
+    enabled: bool = True
+    min_doc_words: int = Field(default=50, ge=0, description="Fewer words: gopher_too_few_words.")
+    max_doc_words: int = Field(default=100_000, gt=0, description="More words: gopher_too_many_words.")
+    min_avg_word_length: float = Field(
+        default=3.0, ge=0.0, description="Mean word length below: gopher_short_words."
+    )
+    max_avg_word_length: float = Field(
+        default=10.0, gt=0.0, description="Mean word length above: gopher_long_words."
+    )
+    max_symbol_word_ratio: float = Field(default=0.1, ge=0.0, description="'#' and '...' per word above this: dropped.")
+    max_bullet_lines_ratio: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="Share of lines starting with a bullet."
+    )
+    max_ellipsis_lines_ratio: float = Field(default=0.3, ge=0.0, le=1.0, description="Share of lines ending in '...'.")
+    max_non_alpha_words_ratio: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="At least this share of words must contain a letter."
+    )
+    min_stop_words: int = Field(
+        default=2, ge=0, description="English documents need this many of: the, be, to, of, and, that, have, with."
+    )
+
+
+class GopherRepetitionConfig(Section):
+    """Gopher repetition rules: repeated lines, paragraphs and n-grams (boilerplate, spam).
+
+    Repeated lines and paragraphs, over-frequent 2-4-grams and repeated 5-10-grams (Rae et al. 2021).
+    """
+
+    enabled: bool = True
+    dup_line_frac: float = Field(default=0.3, ge=0.0, le=1.0, description="Share of lines that are repeats.")
+    dup_para_frac: float = Field(default=0.3, ge=0.0, le=1.0, description="Share of paragraphs that are repeats.")
+    dup_line_char_frac: float = Field(default=0.2, ge=0.0, le=1.0, description="Share of characters in repeated lines.")
+    dup_para_char_frac: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Share of characters in repeated paragraphs."
+    )
+    top_n_grams: dict[int, float] = Field(
+        default={2: 0.2, 3: 0.18, 4: 0.16}, description="n: the most frequent n-gram's share of characters, at most."
+    )
+    dup_n_grams: dict[int, float] = Field(
+        default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+        description="n: share of characters in repeated n-grams, at most.",
+    )
 
 
 def gopher_quality(shard: pl.DataFrame, cfg: GopherQualityConfig, languages: list[str]) -> StepResult:

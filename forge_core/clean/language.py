@@ -10,11 +10,30 @@ from __future__ import annotations
 from functools import cache
 
 import polars as pl
+from pydantic import Field
 
-from forge_core.config import LanguageConfig
+from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
 SAMPLE_CHARS = 1000
+
+REASONS = {"language_not_allowed": "not a language of clean.language.allow, or identified with too little confidence"}
+
+
+class LanguageConfig(Section):
+    """Language identification (py3langid: its model ships inside the package).
+
+    Every document gets an ISO 639-1 code and a probability, kept in the shards and the ledger;
+    `allow` keeps only those languages.
+    """
+
+    enabled: bool = Field(default=True, description="Label every document with its language and score.")
+    allow: list[str] = Field(
+        default=[], description="ISO 639-1 codes to keep (e.g. [en, de]); empty keeps every language."
+    )
+    min_score: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="With an allow-list: a document scoring below this is dropped too."
+    )
 
 
 @cache

@@ -7,11 +7,16 @@ whole shard would cost more than the rest of normalization together.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import ftfy
 import polars as pl
+from pydantic import Field
 
-from forge_core.config import NormalizeConfig
+from forge_core.section import Section
 from forge_core.steps import StepResult
+
+REASONS: dict[str, str] = {}  # normalization edits text and never drops a document
 
 # C0/C1 control characters except tab and newline, plus zero-width characters and stray BOMs:
 # invisible in an editor, yet they split words for the tokenizer and defeat exact dedup.
@@ -20,6 +25,22 @@ INVISIBLE = r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]"
 MOJIBAKE = (
     r"[ÃÂ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|â€|Ã[\s\w]"
 )
+
+
+class NormalizeConfig(Section):
+    """Unicode, control characters, whitespace and line breaks.
+
+    Mojibake repaired with ftfy (only in documents that show its marks), Unicode NFC or NFKC,
+    control and zero-width characters removed, spaces collapsed, at most `max_blank_lines` blank lines.
+    """
+
+    unicode_form: Literal["NFC", "NFKC"] = Field(
+        default="NFC", description="NFC keeps characters as written; NFKC also folds compatibility forms."
+    )
+    fix_mojibake: bool = Field(default=True, description="Repair mis-decoded text (ftfy), e.g. 'cafÃ©' -> 'café'.")
+    remove_control: bool = Field(default=True, description="Remove control and zero-width characters.")
+    collapse_spaces: bool = Field(default=True, description="Runs of spaces and tabs become one space.")
+    max_blank_lines: int = Field(default=1, ge=0, description="Blank lines kept in a row (paragraph breaks).")
 
 
 def fix_mojibake(text: pl.Series) -> pl.Series:

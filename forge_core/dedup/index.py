@@ -21,8 +21,8 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from forge_core.checkpoint import ShardReport
-from forge_core.config import DedupConfig
+from forge_core.executor.work import ShardCounts
+from forge_core.dedup import DedupConfig
 from forge_core.dedup.exact import text_hashes
 from forge_core.dedup.minhash import signatures
 from forge_core.dedup.shingles import jaccard, shingle_hashes
@@ -69,12 +69,12 @@ def _save(ws: Workspace, path: str, array: np.ndarray) -> None:
     ws.write_bytes(path, buf.getvalue())
 
 
-def sign_shard(ws: Workspace, source: str, cfg: DedupConfig, report: ShardReport) -> None:
-    """Index, signatures and shingle sets of one cleaned shard (report.index is its number in refs)."""
+def sign_shard(ws: Workspace, folder: str, source: str, number: int, cfg: DedupConfig) -> ShardCounts:
+    """Index, signatures and shingle sets of one cleaned shard (`number` is its number in refs)."""
     shard = read_shard(ws, source)
     if shard.height >= 1 << ROW_BITS:
         raise ValueError(f"{source}: {shard.height:,} documents; a shard holds at most {1 << ROW_BITS:,}")
-    base = np.uint64(report.index) << np.uint64(ROW_BITS)
+    base = np.uint64(number) << np.uint64(ROW_BITS)
     index = shard.select(
         ref=pl.Series(base + np.arange(shard.height, dtype=np.uint64), dtype=pl.UInt64),
         **{c: c for c in INDEX_COLUMNS[1:-2]},
@@ -88,15 +88,14 @@ def sign_shard(ws: Workspace, source: str, cfg: DedupConfig, report: ShardReport
         offsets.append(off[1:] + total)
         values.append(val)
         total += len(val)
-    ws.makedirs(report.folder)
-    with ws.fs.open(index_path(report.folder), "wb") as f:
+    ws.makedirs(folder)
+    with ws.fs.open(index_path(folder), "wb") as f:
         index.write_parquet(f, compression="zstd")
     empty_sig = np.zeros((0, cfg.num_perm), dtype=np.uint32)
-    _save(ws, f"{report.folder}/signatures.npy", np.concatenate(sigs) if sigs else empty_sig)
-    _save(ws, f"{report.folder}/shingle_offsets.npy", np.concatenate(offsets))
-    _save(ws, f"{report.folder}/shingle_values.npy", np.concatenate(values) if values else np.zeros(0, np.uint32))
-    report.n_in = report.n_kept = shard.height
-    report.counts["shingles"] = total
+    _save(ws, f"{folder}/signatures.npy", np.concatenate(sigs) if sigs else empty_sig)
+    _save(ws, f"{folder}/shingle_offsets.npy", np.concatenate(offsets))
+    _save(ws, f"{folder}/shingle_values.npy", np.concatenate(values) if values else np.zeros(0, np.uint32))
+    return ShardCounts(shard.height, shard.height, {"shingles": total})
 
 
 @lru_cache(maxsize=64)

@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from forge_core.config import DedupConfig
+from forge_core.dedup import DedupConfig
 from forge_core.dedup.shingles import MUL, fmix64
 
 CHUNK = 1 << 13  # shingles per (num_perm x shingles) block: 4 MiB at 128 permutations

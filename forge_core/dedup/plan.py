@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from forge_core.config import DedupConfig
+from forge_core.dedup import DedupConfig
 from forge_core.dedup.components import components
 from forge_core.dedup.exact import exact_drops
 from forge_core.dedup.index import INDEX_COLUMNS, ROW_BITS, Signed, index_path, shard_of

@@ -1,1 +1,1 @@
-"""Where bytes come from and go to: source discovery, format readers, shards, the workspace."""
+"""Where bytes come from and go to: source discovery, shards, the workspace (the format readers are in readers/)."""

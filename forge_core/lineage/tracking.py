@@ -10,7 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
+
 from forge_core.io.workspace import Workspace
+from forge_core.section import Section
+
+
+class RegistryConfig(Section):
+    """Where runs and models are recorded in MLflow."""
+
+    experiment: str = Field(default="forge", min_length=1, description="MLflow experiment of `forge run`.")
+    model_name: str = Field(default="forge-lm", min_length=1, description="Registered model name.")
 
 
 class TrackingError(RuntimeError):

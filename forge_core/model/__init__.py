@@ -1,5 +1,4 @@
-"""The decoder-only transformer (gpt.py) and its named sizes (presets.py).
-
-Import from the submodules: presets.py is torch-free so that config validation can name the sizes
-without loading torch.
+"""The model: what it is (architecture.py: GPTConfig and the presets, torch-free), the network
+(gpt.py, one file), what training it costs (sizing.py, torch-free) and `forge size`'s advice
+(advice.py). Import from the submodules, so that naming a preset or sizing a run loads no torch.
 """

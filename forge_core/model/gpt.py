@@ -8,37 +8,14 @@ and the output head tied to the token embedding (a large saving at small sizes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-
-@dataclass
-class GPTConfig:
-    vocab_size: int
-    block_size: int = 256  # longest context the model sees
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0
-    rope_theta: float = 10_000.0
-
-    @property
-    def head_dim(self) -> int:
-        return self.n_embd // self.n_head
-
-    @property
-    def ffn_hidden(self) -> int:
-        # SwiGLU has three matrices instead of two; 8/3 x width keeps the parameter count of a 4x
-        # MLP, rounded up to a multiple of 64 for tensor-core friendly shapes.
-        return 64 * math.ceil(8 * self.n_embd / 3 / 64)
-
-    def __post_init__(self) -> None:
-        if self.n_embd % self.n_head or self.head_dim % 2:
-            raise ValueError(f"n_embd={self.n_embd} must split into n_head={self.n_head} heads of even size")
+from forge_core.model import sizing
+from forge_core.model.architecture import GPTConfig
 
 
 def rope_tables(cfg: GPTConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,9 +124,7 @@ class GPT(nn.Module):
 
     def flops_per_token(self) -> int:
         """Training FLOPs per token of this shape (forge_core/model/sizing.py says what is counted)."""
-        from forge_core.model.sizing import flops_per_token
-
-        return flops_per_token(self.cfg)
+        return sizing.flops_per_token(self.cfg)
 
     @torch.no_grad()
     def generate(

@@ -12,7 +12,8 @@ import lightning as L
 import numpy as np
 import torch
 
-from forge_core.model.gpt import GPT, GPTConfig
+from forge_core.model.architecture import GPTConfig
+from forge_core.model.gpt import GPT
 
 LN2 = math.log(2)
 GiB = 1024**3

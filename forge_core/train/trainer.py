@@ -19,14 +19,14 @@ from lightning.pytorch.callbacks import Timer, TQDMProgressBar
 from lightning.pytorch.loggers import Logger
 
 from forge_core.model import sizing
-from forge_core.model.gpt import GPT, Block, GPTConfig
-from forge_core.model.presets import preset
+from forge_core.model.architecture import GPTConfig, preset
+from forge_core.model.gpt import GPT, Block
 from forge_core.train.checkpoints import LAST, StepCheckpoints, latest_checkpoint
-from forge_core.train.config import TrainConfig
 from forge_core.train.curve import LossCurve
 from forge_core.train.data import TokenData
 from forge_core.train.evaluate import evaluate
 from forge_core.train.module import LanguageModel
+from forge_core.train.recipe import TrainConfig
 
 # Lightning advertises a cloud logger on every run and warns about its own use of torch's pytree;
 # neither helps a user of an air-gapped tool.

@@ -32,15 +32,17 @@ from __future__ import annotations
 
 import bisect
 import json
+from typing import Literal
 
 import polars as pl
+from pydantic import Field
 
 from forge_core.clean.pii.addresses import find_emails, find_ips
 from forge_core.clean.pii.credentials import find_credentials
 from forge_core.clean.pii.identifiers import find_cards, find_iban_shapes, find_ibans, find_ssns
 from forge_core.clean.pii.phones import checked_regions, find_phones
 from forge_core.clean.pii.spans import Span
-from forge_core.config import PiiConfig
+from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
 TYPES = ("email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "credential")
@@ -49,6 +51,8 @@ PLACEHOLDERS = {kind: f"<{kind.upper()}>" for kind in TYPES}
 DROP_ORDER = ("credential", "us_ssn", "credit_card", "iban", "email", "phone", "ip_address")
 # Overlap ties (same length) go to the more specific detector.
 SPECIFICITY = {"iban": 0, "credit_card": 1, "us_ssn": 2, "email": 3, "ip_address": 4}
+
+REASONS = {"pii_<type>": "holds personal data of a type whose action is drop (its most sensitive such type)"}
 
 
 # Resolution --------------------------------------------------------------------------------------
@@ -69,6 +73,39 @@ class _Claims:
         i = bisect.bisect_right(self.starts, span[0])
         self.starts.insert(i, span[0])
         self.spans.insert(i, span)
+
+
+PiiAction = Literal["redact", "keep", "drop"]
+
+
+class PiiConfig(Section):
+    """What to do with each kind of personal data: redact (a typed placeholder such as <EMAIL>),
+    keep, or drop the whole document.
+
+    Typed and validated: e-mail, phone (phonenumbers), payment card (Luhn), IBAN (checksum), US SSN,
+    IPv4/IPv6, credentials (AWS keys, private key blocks, bearer tokens, GitHub/Slack tokens, JWTs,
+    password assignments); counts per type go into the ledger's `pii` column and the stats.
+    """
+
+    email: PiiAction = Field(default="redact", description="E-mail addresses -> <EMAIL>.")
+    phone: PiiAction = Field(default="redact", description="Phone numbers, validated with phonenumbers -> <PHONE>.")
+    credit_card: PiiAction = Field(default="redact", description="Payment card numbers, Luhn-checked -> <CREDIT_CARD>.")
+    iban: PiiAction = Field(default="redact", description="IBANs, checksum-checked -> <IBAN>.")
+    us_ssn: PiiAction = Field(default="redact", description="US social security numbers -> <US_SSN>.")
+    ip_address: PiiAction = Field(default="redact", description="IPv4 and IPv6 addresses -> <IP_ADDRESS>.")
+    credential: PiiAction = Field(
+        default="drop", description="AWS keys, private key blocks, bearer tokens and other secrets -> <CREDENTIAL>."
+    )
+    phone_regions: list[str] = Field(
+        default=["US", "GB", "DE", "FR"],
+        description="Regions whose national formats count as phone numbers without a +country code.",
+    )
+    residual_max_rate: float = Field(
+        default=0.001,
+        ge=0.0,
+        le=1.0,
+        description="The cleaned-stage gate fails when more than this share of documents still holds PII.",
+    )
 
 
 def find_pii(text: str, regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Span]:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forge_core.clean.pii import TYPES, redact
-from forge_core.config import PiiConfig
+from forge_core.clean.pii import TYPES, PiiConfig, redact
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "labels.jsonl"

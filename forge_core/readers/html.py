@@ -3,11 +3,21 @@ and sidebars; BeautifulSoup for fragments in which trafilatura finds no main con
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from functools import cache
 
+from forge_core.readers.extracted import Record, Unreadable
+
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
+
+def read_html(data: bytes, tables: bool = True) -> list[Record]:
+    """The page's main content; NUL bytes mean a binary file, unless a UTF-16 BOM explains them."""
+    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise Unreadable("binary_content", "NUL bytes in an HTML file")
+    return [Record(html_to_text(data, tables=tables))]
 
 
 def html_to_text(markup: str | bytes, *, tables: bool = True) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import polars as pl
+from pydantic import Field
 
-from forge_core.config import LengthConfig
+from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
 # Chinese and Japanese are written without spaces: counting whitespace-separated tokens would
@@ -12,6 +13,21 @@ from forge_core.steps import StepResult, drops
 # instead (a Chinese word is 1-2 characters, so this errs towards keeping).
 UNSPACED = r"[\p{Han}\p{Hiragana}\p{Katakana}]"
 SPACED_WORD = r"[^\s\p{Han}\p{Hiragana}\p{Katakana}]+"
+
+REASONS = {
+    "too_short": "fewer words than clean.length.min_words after cleaning",
+    "too_long": "more words than clean.length.max_words",
+}
+
+
+class LengthConfig(Section):
+    """The shortest and longest documents worth training on.
+
+    Words are counted after cleaning; a Han or kana character counts as a word.
+    """
+
+    min_words: int = Field(default=20, ge=0, description="Fewer words after cleaning: dropped as too_short.")
+    max_words: int = Field(default=200_000, gt=0, description="More words: dropped as too_long.")
 
 
 def word_count(text: pl.Expr) -> pl.Expr:

@@ -8,7 +8,7 @@ proxies artifacts: clients upload and download through the server, which alone w
 artifact store (a folder, or s3://), so no client needs the store's credentials.
 
 Both servers run as child processes, started, watched and stopped with everything they forked by
-the machinery of forge_core/ui.py. Secrets (database passwords, the MLflow admin's password) stay
+the machinery of supervise.py. Secrets (database passwords, the MLflow admin's password) stay
 out of command lines (`ps` shows them to every user), logs and the terminal: they reach the
 servers through their environment and through MLflow's auth settings file, which lives, 0600, in
 the private folder <workspace>/server/ only while the server runs.
@@ -32,10 +32,10 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr, ValidationError
 
+from forge.services.supervise import Service, child_env, executable, log_dir, supervise, url_host
 from forge_core.airgap import is_loopback
 from forge_core.config import ConfigError, ForgeConfig, ServerConfig
 from forge_core.io.workspace import Workspace
-from forge_core.ui import Service, child_env, executable, log_dir, supervise, url_host
 
 # Settings a team keeps out of config files: the environment wins over server.* in the YAML.
 ENV = {

@@ -13,13 +13,12 @@ import argparse
 import importlib.util
 import json
 import os
-import shutil
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from forge_core.train.config import TrainConfig, cli_options
+from forge_core.train.recipe import TrainConfig, cli_options
 
 CONFIG, RESULT, CURVE, PLOT, MODEL = "train_config.json", "result.json", "curve.json", "loss.png", "model"
 
@@ -81,23 +80,14 @@ def mlflow_logger(args: argparse.Namespace, out: Path, cfg: TrainConfig) -> Any:
 
 
 def save_model(model: Any, manifest: dict[str, Any], tokens: Path, folder: Path) -> None:
-    """The weights (safetensors when installed, else a weights-only torch file), config.json and the
+    """The model as a bundle (export/bundle.py: the same files `forge run` writes), with the
     dataset's tokenizer.json, so the folder is a model a user can load."""
-    import torch
+    from forge_core.export.bundle import save_bundle
 
-    folder.mkdir(parents=True, exist_ok=True)
-    if importlib.util.find_spec("safetensors") is not None:
-        from safetensors.torch import save_model as save_safetensors
-
-        save_safetensors(model, str(folder / "model.safetensors"))
-    else:
-        torch.save(model.state_dict(), folder / "model.pt")
-    (folder / "config.json").write_text(json.dumps({"model": asdict(model.cfg)}, indent=2, sort_keys=True) + "\n")
     recorded = Path(manifest.get("tokenizer") or tokens / "tokenizer.json")
-    for candidate in (recorded, tokens / "tokenizer.json", tokens.parent / "tokenizer.json"):
-        if candidate.is_file():
-            shutil.copyfile(candidate, folder / "tokenizer.json")
-            break
+    candidates = (recorded, tokens / "tokenizer.json", tokens.parent / "tokenizer.json")
+    found = next((p for p in candidates if p.is_file()), None)
+    save_bundle(model, found.read_text(encoding="utf-8") if found else None, folder)
 
 
 def main(argv: list[str] | None = None) -> int:

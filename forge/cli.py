@@ -123,7 +123,7 @@ def curate(
     from forge_core.validate import ValidationFailed
 
     try:
-        result = curate_flow(sources=sources, config=cfg.model_dump(mode="json"))
+        result = curate_flow(sources=sources, config=cfg)
     except (SourceError, ValidationFailed, ConfigError) as e:
         fail(str(e))
     print_summary(result)
@@ -153,7 +153,7 @@ def run(
     from forge_core.validate import ValidationFailed
 
     try:
-        result = forge_run(sources=sources, config=cfg.model_dump(mode="json"))
+        result = forge_run(sources=sources, config=cfg)
     except (SourceError, ValidationFailed, ConfigError, TrackingError, ValueError) as e:
         fail(str(e))
     print_summary(result)
@@ -322,7 +322,7 @@ def train(ctx: typer.Context) -> None:
     Checkpoints, exact --resume, DDP/FSDP across GPUs and nodes (under torchrun or srun), a
     wall-clock budget (--max-time), MLflow logging when MLflow is installed.
     """
-    from forge_core.train.cli import main as train_main
+    from forge_core.train.command import main as train_main
 
     raise typer.Exit(train_main(list(ctx.args)))
 
@@ -474,7 +474,8 @@ def ui(
 
     Both servers stop, with every process they started, on Ctrl-C or SIGTERM.
     """
-    from forge_core.ui import ServiceError, serve
+    from forge.services.ui import serve
+    from forge.services.supervise import ServiceError
 
     cfg = resolve_config(config, workspace)
     try:
@@ -499,7 +500,7 @@ def size(
     Chinchilla's ~20 tokens per parameter; memory per GPU for weights, gradients, AdamW state and
     activations; DDP or FSDP; and every other preset for comparison.
     """
-    from forge_core.model.sizing import format_report, parse_tokens, recommend
+    from forge_core.model.advice import format_report, parse_tokens, recommend
 
     try:
         count = parse_tokens(tokens)
@@ -535,8 +536,8 @@ def server(
     password from FORGE_MLFLOW_ADMIN_PASSWORD. Prints the variables that point forge at both.
     Both servers stop, with every process they started, on Ctrl-C or SIGTERM.
     """
-    from forge_core.servers import serve as serve_team
-    from forge_core.ui import ServiceError
+    from forge.services.team import serve as serve_team
+    from forge.services.supervise import ServiceError
 
     cfg = resolve_config(config, workspace)
     try:

@@ -1,5 +1,8 @@
-"""E-mail: the subject and date, the body with quoted replies and signatures handled by config, and
-the attachments, each read by its own format's reader and marked as the e-mail's child."""
+"""E-mail: the subject and date, and the body with quoted replies and signatures handled by config.
+
+The attachments are handed back as files, not read here: the dispatcher reads them through the one
+table of formats, each marked as the e-mail's child.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ import mimetypes
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from email.message import EmailMessage
+from typing import Literal
 
-from forge_core.config import EmailConfig, IngestConfig
-from forge_core.io.html import html_to_text
-from forge_core.io.records import Attachment, Record, Unreadable
+from pydantic import Field
+
+from forge_core.readers.extracted import AttachedFile, Record, Unreadable
+from forge_core.readers.html import html_to_text
+from forge_core.section import Section
 
 QUOTE_MARK = "<QUOTE>"
 # "On Tue, 12 Mar 2024 at 09:14, Marta Ruiz <m.ruiz@example.com> wrote:"; the digit (of the date)
@@ -25,33 +30,39 @@ FORWARD_SUBJECT = re.compile(r"\s*fwd?\s*:", re.IGNORECASE)  # "FW:", "Fwd:"
 SIGNATURE_SEPARATORS = ("-- ", "--")  # RFC 3676's "-- ", and the same with its space trimmed
 
 
-def read_eml(data: bytes, cfg: IngestConfig) -> list[Record]:
-    """The e-mail's text, then (with ingest.extract.email.attachments) each attachment's records."""
-    return _read_email(data, cfg, attachments=cfg.extract.email.attachments)
+class EmailConfig(Section):
+    """What of an e-mail becomes training text."""
+
+    quoted_replies: Literal["keep", "mark", "remove"] = Field(
+        default="remove",
+        description="Quoted earlier messages ('> ...', 'On ... wrote:'): keep, mark as <QUOTE>, remove.",
+    )
+    signatures: Literal["keep", "remove"] = Field(default="remove", description="The sign-off block after '-- '.")
+    attachments: bool = Field(
+        default=True, description="Ingest attachments of supported types as their own documents, parent recorded."
+    )
 
 
-def read_eml_text(data: bytes, cfg: IngestConfig) -> list[Record]:
-    """The e-mail's text only, whatever the config says about attachments."""
-    return _read_email(data, cfg, attachments=False)
-
-
-def _read_email(data: bytes, cfg: IngestConfig, attachments: bool) -> list[Record]:
+def read_eml(
+    data: bytes, rules: EmailConfig, *, html_tables: bool = True, attachments: bool = True
+) -> tuple[Record, list[AttachedFile]]:
+    """The e-mail's text, and (with attachments) its attached files for the dispatcher to read."""
     try:
         msg = email.message_from_bytes(data, policy=email.policy.default)
         body_part = msg.get_body(preferencelist=("plain", "html"))
-        text = email_text(msg, body_part, cfg)
+        text = email_text(msg, body_part, rules, html_tables)
     except Exception as e:
         raise Unreadable("unreadable_email", f"{type(e).__name__}: {e}") from None
     if not text and not msg.keys():
         raise Unreadable("unreadable_email", "no e-mail headers and no body")
-    records = [Record(text)]
+    files = []
     if attachments:
         for name, part in email_attachments(msg, body_part):
-            records.extend(read_attachment(name, part, cfg))
-    return records
+            files.append(AttachedFile(name=name, data=_part_bytes(part), content_type=part.get_content_type()))
+    return Record(text), files
 
 
-def email_text(msg: EmailMessage, body_part: EmailMessage | None, cfg: IngestConfig) -> str:
+def email_text(msg: EmailMessage, body_part: EmailMessage | None, rules: EmailConfig, html_tables: bool = True) -> str:
     """'Subject: ...' and 'Date: ...' lines, a blank line, then the body with the configured rules.
 
     The subject often says what the message is about better than its body; the date places it in
@@ -63,8 +74,8 @@ def email_text(msg: EmailMessage, body_part: EmailMessage | None, cfg: IngestCon
     if body_part is not None:
         content = body_part.get_content()
         if body_part.get_content_subtype() == "html":
-            content = html_to_text(content, tables=cfg.extract.html_tables)
-        body = apply_email_rules(content, cfg.extract.email, forward=bool(FORWARD_SUBJECT.match(subject)))
+            content = html_to_text(content, tables=html_tables)
+        body = apply_email_rules(content, rules, forward=bool(FORWARD_SUBJECT.match(subject)))
     if not headers:
         return body
     return "\n".join(headers) + ("\n\n" + body if body else "")
@@ -188,35 +199,6 @@ def _leaf_parts(part: EmailMessage) -> Iterator[EmailMessage]:
             yield from _leaf_parts(sub)
     else:
         yield part
-
-
-def read_attachment(name: str, part: EmailMessage, cfg: IngestConfig) -> list[Record]:
-    """The attachment's records, marked with it; a broken or unsupported attachment is one bad record."""
-    from forge_core.io.readers import READERS  # the dispatch table lists this module's read_eml
-
-    data = _part_bytes(part)
-    suffix = posixpath.splitext(name)[1].lower()
-    fmt = READERS[suffix][0] if suffix in READERS else "unknown"
-    attachment = Attachment(name=name, format=fmt, bytes=len(data))
-    try:
-        if suffix not in READERS:
-            supported = ", ".join(sorted(READERS))
-            raise Unreadable(
-                "unsupported_attachment",
-                f"no reader for '{suffix or '(no suffix)'}' attachments ({part.get_content_type()}); "
-                f"supported: {supported}",
-            )
-        # An attached e-mail's own attachments would need a nested URI scheme: its text is enough.
-        reader = read_eml_text if fmt == "email" else READERS[suffix][1]
-        records = reader(data, cfg)
-        if not records:
-            raise Unreadable("no_records", f"the {fmt} attachment holds no records")
-    except Unreadable as e:
-        return [Record(None, reason=e.reason, detail=f"attachment {name}: {e.detail}", attachment=attachment)]
-    except Exception as e:  # a reader bug on one attachment must not lose the e-mail
-        detail = f"attachment {name}: {type(e).__name__}: {e}"
-        return [Record(None, reason=f"unreadable_{fmt}", detail=detail, attachment=attachment)]
-    return [replace(record, attachment=attachment) for record in records]
 
 
 def _part_bytes(part: EmailMessage) -> bytes:

@@ -1,11 +1,12 @@
-"""What a reader returns: records of text, or the reason a file (or part of one) is unusable."""
+"""What a reader returns: records of text, or the reason a file (or part of one) is unusable.
+
+A reader raises Unreadable(reason, detail) for a file it cannot use at all; the reason becomes
+the quarantined document's ledger reason, the detail tells a person what to fix.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from forge_core.config import IngestConfig
 
 
 class Unreadable(Exception):
@@ -35,4 +36,13 @@ class Record:
     attachment: Attachment | None = None  # set for records read from an e-mail's attachment
 
 
-Reader = Callable[[bytes, IngestConfig], list[Record]]
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file found inside another (an e-mail's attachment), handed back to the dispatcher to read.
+
+    The reader of the outer file does not read it: only the dispatch table knows every format.
+    """
+
+    name: str  # unique within the outer file: it becomes part of the records' source_uri
+    data: bytes  # as it was written, transfer encoding (base64, quoted-printable) undone
+    content_type: str  # as the outer file declares it (for the message when no reader fits)

@@ -1,4 +1,5 @@
-"""How a model is trained: one dataclass, with no dependency beyond the standard library.
+"""How a model is trained: one dataclass, with no dependency beyond the standard library (and
+the preset names of architecture.py, which has none).
 
 It is a plain dataclass, not a pydantic model, so `forge train` runs on a GPU node that has only
 torch, lightning and numpy. Inside a Forge config, pydantic validates it like its other sections
@@ -13,6 +14,8 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
+from forge_core.model.architecture import PRESETS
+
 
 def _f(default: Any, help: str, **bounds: float) -> Any:
     """A field with its help text and numeric bounds (gt, ge, lt, le), kept as metadata."""
@@ -25,7 +28,7 @@ class TrainConfig:
 
     __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when nested in ForgeConfig
 
-    preset: str = _f("tiny", "Model size from the presets table (forge_core/model/presets.py); `forge size` helps.")
+    preset: str = _f("tiny", "Model size: a preset from forge_core/model/architecture.py; `forge size` helps.")
     block_size: int | None = _f(None, "Context length in tokens; empty = the preset's.", ge=8)
     dropout: float = _f(0.0, "Dropout in attention and residual branches.", ge=0.0, lt=1.0)
     max_steps: int = _f(200, "Optimizer steps (the cosine schedule ends here).", gt=0)
@@ -71,8 +74,6 @@ class TrainConfig:
                 if bound in f.metadata and not ok(f.metadata[bound]):
                     op = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[bound]
                     raise ValueError(f"train.{f.name} must be {op} {f.metadata[bound]}, got {value}")
-        from forge_core.model.presets import PRESETS
-
         if self.preset not in PRESETS:
             raise ValueError(f"train.preset: unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.max_time is not None:

@@ -9,9 +9,9 @@ import sys
 
 def main() -> None:
     if sys.argv[1:2] == ["train"]:
-        from forge_core.train.cli import main as train
+        from forge_core.train.command import main as train
 
         raise SystemExit(train(sys.argv[2:]))
-    from forge_core.cli import app
+    from forge.cli import app
 
     app()

@@ -1,14 +1,10 @@
-"""`forge ui`: the Prefect UI and the MLflow UI on loopback, over the stores a workspace's runs wrote.
+"""Process supervision for the servers Forge runs (`forge ui`, `forge server`).
 
-Both servers run as child processes (`prefect server start`, `mlflow server`), so forge_core still
-imports no Prefect. Each child gets its own session: `mlflow server` forks uvicorn and Prefect may
-fork workers, and one signal to the process group stops all of them, leaving nothing behind. Their
-output goes to log files under <workspace>/logs/ui/, and the terminal shows only the URLs.
-
-The servers see the same stores `forge curate` used, by the same rules (forge_core/cli.py
-use_workspace_stores, forge_core/lineage/tracking.py): the workspace's Prefect home and MLflow
-SQLite store by default; a PREFECT_API_URL or an http(s) MLFLOW_TRACKING_URI in the environment
-means the runs are on that server, whose own UI is the one to open, so none is started for it.
+Each server runs as a child process in its own session: `mlflow server` forks uvicorn and Prefect
+may fork workers, and one signal to the process group stops all of them, leaving nothing behind.
+Their output goes to log files under <workspace>/logs/<command>/, and the terminal shows only the
+URLs. A server that cannot start, or that stops on its own, stops the others and is reported with
+the tail of its log.
 """
 
 from __future__ import annotations
@@ -28,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from forge_core.airgap import TELEMETRY_OFF, is_loopback
+from forge_core.airgap import TELEMETRY_OFF
 from forge_core.io.workspace import Workspace
-from forge_core.lineage.tracking import TrackingError, artifact_root, tracking_uri
 
 # Prefect's server migrates its database and builds its UI before it answers: over 20 s on a loaded
 # 2-core machine, and both servers start at once.
@@ -61,38 +56,10 @@ class Service:
     log_file: IO[bytes] | None = field(default=None, repr=False)
 
 
-def serve(ws: Workspace, prefect_port: int = 4200, mlflow_port: int = 5000, host: str = "127.0.0.1") -> int:
-    """Serve the Prefect UI and the MLflow UI on `host` (loopback only) until Ctrl-C or SIGTERM.
-
-    Returns 0 after a requested stop. Raises ServiceError when a server cannot start (a port taken,
-    an executable missing, no answer within STARTUP_TIMEOUT_S) or dies on its own, with the tail of
-    its log; every process started is stopped first, in all cases (see supervise).
-
-    With PREFECT_API_URL set, `forge curate` sends its runs to that server, so its UI is the one
-    that shows them: no Prefect server is started over the workspace's (then unused) home.
-    Likewise with an http(s) MLFLOW_TRACKING_URI; any other MLFLOW_TRACKING_URI (a database) is
-    served, since that is where the runs are.
-    """
-    if not host or not is_loopback(host):
-        raise ServiceError(
-            f"host {host!r} is not a loopback address; the UIs serve a workspace's data without "
-            "authentication, so they bind only to 127.0.0.1 (or ::1, localhost)"
-        )
-    if prefect_port == mlflow_port:
-        raise ServiceError(f"--prefect-port and --mlflow-port are both {prefect_port}; give them different ports")
-
-    logs = log_dir(ws)
-    candidates = (prefect_service(ws, host, prefect_port, logs), mlflow_service(ws, host, mlflow_port, logs))
-    to_start = [s for s in candidates if s is not None]
-    if not to_start:
-        return 0
-    return supervise(to_start, "forge ui", print_urls)
-
-
 def supervise(services: list[Service], command: str, on_ready: Callable[[list[Service]], None]) -> int:
     """Start `services`, call `on_ready` once all answer, and keep them up until Ctrl-C or SIGTERM.
 
-    Shared by `forge ui` and `forge server` (forge_core/servers.py); `command` names the one that
+    Shared by `forge ui` and `forge server` (forge/services/team.py); `command` names the one that
     runs in messages. Returns 0 after a requested stop. Raises ServiceError when a port is taken
     (before anything starts), a server cannot start, or one dies on its own, with the tail of its
     log; every process started is stopped first, in all cases.
@@ -122,76 +89,6 @@ def supervise(services: list[Service], command: str, on_ready: Callable[[list[Se
     finally:
         terminate(services)
         stop.restore(previous)
-
-
-# What to start ------------------------------------------------------------------------------
-
-
-def prefect_service(ws: Workspace, host: str, port: int, logs: Path) -> Service | None:
-    """The Prefect server over the Prefect home `forge curate` used, or None when runs go elsewhere."""
-    api_url = os.environ.get("PREFECT_API_URL")
-    if api_url:
-        ui_url = api_url.rstrip("/").removesuffix("/api")
-        print(f"Prefect:  runs go to the server at {api_url} (PREFECT_API_URL); open its UI at {ui_url}", flush=True)
-        return None
-    env = child_env()
-    # The same rule as use_workspace_stores in forge_core/cli.py: a PREFECT_HOME the user set wins,
-    # and a workspace that is not a local folder cannot hold Prefect's SQLite database.
-    if ws.is_local:
-        env.setdefault("PREFECT_HOME", ws.prefect_home())
-    url = f"http://{url_host(host)}:{port}"
-    command = [
-        executable("prefect"),
-        "server",
-        "start",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--analytics-off",
-        # Not interactive: otherwise `prefect server start` may offer to switch the profile.
-        "--no-prompt",
-    ]
-    return Service(
-        "Prefect", host, port, "--prefect-port", url, f"{url}/api/health", command, env, logs / "prefect.log"
-    )
-
-
-def mlflow_service(ws: Workspace, host: str, port: int, logs: Path) -> Service | None:
-    """The MLflow server over the tracking store `forge` writes to, or None when that is a server."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if configured.startswith(("http://", "https://", "databricks")):
-        print(f"MLflow:   runs go to the server at {configured} (MLFLOW_TRACKING_URI); open its UI there", flush=True)
-        return None
-    try:
-        store = tracking_uri(ws)
-    except TrackingError as e:
-        raise ServiceError(str(e)) from e
-    env = child_env()
-    # MLflow's job execution (GenAI judges, prompt optimisation) is not used by Forge; it forks a
-    # Huey consumer, starts jobs in sessions of their own, which a stop of the process group would
-    # not reach, and leaves a folder in /dev/shm per start. A user can still switch it on.
-    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    url = f"http://{url_host(host)}:{port}"
-    command = [
-        executable("mlflow"),
-        "server",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--backend-store-uri",
-        store,
-        # MLflow defaults to 4 uvicorn workers: 4 processes over one SQLite file on a 2-core machine.
-        "--workers",
-        "1",
-    ]
-    root = artifact_root(ws)
-    if root:
-        # Experiments created in the UI keep their artifacts with the workspace, and artifacts
-        # uploaded through the server (mlflow-artifacts:/) land there too, not in ./mlartifacts.
-        command += ["--default-artifact-root", root, "--artifacts-destination", root]
-    return Service("MLflow", host, port, "--mlflow-port", url, f"{url}/health", command, env, logs / "mlflow.log")
 
 
 def child_env() -> dict[str, str]:

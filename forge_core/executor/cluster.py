@@ -13,7 +13,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from forge_core.config import DaskConfig
+from pydantic import Field
+
+from forge_core.section import Section
+
+
+class DaskConfig(Section):
+    """Where the data work runs."""
+
+    address: str | None = Field(
+        default=None, description="Scheduler address of an existing cluster; empty starts a LocalCluster."
+    )
+    n_workers: int | None = Field(default=None, gt=0, description="LocalCluster workers; empty = CPU cores.")
+    threads_per_worker: int = Field(default=1, gt=0, description="Threads per LocalCluster worker.")
+    processes: bool = Field(default=True, description="LocalCluster workers as processes (false: threads).")
 
 
 @contextmanager

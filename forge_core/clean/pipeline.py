@@ -1,0 +1,112 @@
+"""The cleaning stage: its step list, its config, and the stage function over one shard.
+
+RULES is the pipeline. Adding a rule: write its function, its config model and its REASONS in one
+module under clean/, then add one Rule line below and its field in CleanConfig (a test checks that
+the two agree). The README's table of rules and reasons is generated from RULES
+(`python -m forge_core.clean.pipeline`), and a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from pydantic import Field
+
+from forge_core.clean import c4, fineweb, gopher, language, length, normalize, pii
+from forge_core.clean.c4 import C4Config, c4_filter
+from forge_core.clean.fineweb import FineWebConfig, fineweb_filter
+from forge_core.clean.gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
+from forge_core.clean.language import LanguageConfig, identify_language
+from forge_core.clean.length import LengthConfig, count_words, length_filter
+from forge_core.clean.normalize import NormalizeConfig, normalize_text
+from forge_core.clean.pii import PiiConfig, redact_pii
+from forge_core.executor.work import ShardCounts, docs_file, ledger_file
+from forge_core.io.shards import read_shard, write_shard
+from forge_core.io.workspace import Workspace
+from forge_core.schema import ANNOTATION_COLUMNS, CLEANED, LEDGER_PART
+from forge_core.section import Section
+from forge_core.steps import LEDGER_DTYPES, Rule, StageOutput, Step, run_steps
+
+STAGE = "clean"
+
+# Order matters: language before the English-only stop-word rule, PII before counting words
+# (placeholders count), C4 (which edits lines) before FineWeb's line statistics, and the FineWeb
+# recipe's order for the quality rules.
+RULES: list[Rule] = [
+    Rule("normalize", normalize_text, NormalizeConfig, normalize.REASONS),
+    Rule("language", identify_language, LanguageConfig, language.REASONS),
+    Rule("pii", redact_pii, PiiConfig, pii.REASONS),
+    Rule("length", length_filter, LengthConfig, length.REASONS),
+    Rule("gopher_repetition", gopher_repetition, GopherRepetitionConfig, gopher.REPETITION_REASONS, web=True),
+    Rule("gopher_quality", gopher_quality, GopherQualityConfig, gopher.QUALITY_REASONS, web=True),
+    Rule("c4", c4_filter, C4Config, c4.REASONS, web=True),
+    Rule("fineweb", fineweb_filter, FineWebConfig, fineweb.REASONS, web=True),
+]
+
+
+class CleanConfig(Section):
+    """Normalization, language id, PII redaction and the quality filters, in that order."""
+
+    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
+    language: LanguageConfig = Field(default_factory=LanguageConfig)
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+    length: LengthConfig = Field(default_factory=LengthConfig)
+    quality_languages: list[str] = Field(
+        default=["en"],
+        description="The Gopher, C4 and FineWeb rules were tuned on English web text; they judge documents "
+        "identified as these languages (empty: every document).",
+    )
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    c4: C4Config = Field(default_factory=C4Config)
+    fineweb: FineWebConfig = Field(default_factory=FineWebConfig)
+
+
+def _bind(rule: Rule, cfg: CleanConfig) -> Step:
+    section = getattr(cfg, rule.name)
+    if rule.web:
+        return lambda shard: rule.apply(shard, section, cfg.quality_languages)
+    return lambda shard: rule.apply(shard, section)
+
+
+def clean_steps(cfg: CleanConfig) -> list[tuple[str, Step]]:
+    """RULES bound to their settings, then a word recount (C4 edits text) for stats and the report."""
+    return [(rule.name, _bind(rule, cfg)) for rule in RULES] + [("recount", count_words)]
+
+
+def describe() -> str:
+    """One line for the orchestrator's UI: the steps in the order they run."""
+    return "Steps, in order: " + ", ".join(rule.name for rule in RULES) + "; drops by reason, PII and languages found."
+
+
+def clean_frame(shard: pl.DataFrame, cfg: CleanConfig) -> StageOutput:
+    """The whole cleaning chain over one in-memory shard (what clean_shard runs, without the I/O)."""
+    out = run_steps(shard, clean_steps(cfg), stage=STAGE)
+    missing = [c for c in ANNOTATION_COLUMNS if c not in out.kept.columns]  # a step switched off
+    out.kept = out.kept.with_columns(pl.lit(None, LEDGER_DTYPES[c]).alias(c) for c in missing)
+    return out
+
+
+def clean_shard(ws: Workspace, folder: str, source: str, cfg: CleanConfig) -> ShardCounts:
+    shard = read_shard(ws, source)
+    out = clean_frame(shard, cfg)
+    write_shard(ws, docs_file(folder), out.kept, CLEANED)
+    write_shard(ws, ledger_file(folder), out.ledger, LEDGER_PART)
+    return ShardCounts(shard.height, out.kept.height, out.counts)
+
+
+def rules_markdown() -> str:
+    """The README's table of cleaning rules and the ledger reasons each records."""
+    lines = [
+        "| step | config key | what it does | ledger reasons it records |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rule in RULES:
+        scope = " Judged only in `clean.quality_languages`." if rule.web else ""
+        what = rule.doc().replace("<", "&lt;").replace(">", "&gt;")
+        reasons = "<br>".join(f"`{r}`: {meaning}" for r, meaning in rule.reasons.items()) or "none (never drops)"
+        lines.append(f"| {rule.name} | `clean.{rule.name}` | {what}{scope} | {reasons} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(rules_markdown(), end="")
