@@ -22,12 +22,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(BIN)/forge run data_samples/corpus --workspace $(WORKSPACE)
 
-test: install
+# The structure is checked before the suite runs: ruff, then import-linter's contracts (pyproject.toml).
+test: install lint
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) .pytest_cache .ruff_cache *.egg-info

@@ -474,8 +474,8 @@ def ui(
 
     Both servers stop, with every process they started, on Ctrl-C or SIGTERM.
     """
-    from forge.services.ui import serve
     from forge.services.supervise import ServiceError
+    from forge.services.ui import serve
 
     cfg = resolve_config(config, workspace)
     try:
@@ -536,8 +536,8 @@ def server(
     password from FORGE_MLFLOW_ADMIN_PASSWORD. Prints the variables that point forge at both.
     Both servers stop, with every process they started, on Ctrl-C or SIGTERM.
     """
-    from forge.services.team import serve as serve_team
     from forge.services.supervise import ServiceError
+    from forge.services.team import serve as serve_team
 
     cfg = resolve_config(config, workspace)
     try:

@@ -24,23 +24,12 @@ from forge_core.ingest import IngestConfig
 from forge_core.lineage.tracking import RegistryConfig
 from forge_core.section import Section
 from forge_core.tokenize import TokenizeConfig
-from forge_core.train.recipe import TrainConfig
+from forge_core.train.recipe import EvalConfig, TrainConfig
 from forge_core.validate import ValidationConfig
 
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the key."""
-
-
-class EvalConfig(Section):
-    """The evaluation after training: held-out loss, perplexity, bits per byte and samples."""
-
-    max_batches: int = Field(default=50, gt=0, description="Validation batches in the final evaluation.")
-    samples: int = Field(default=3, ge=0, description="Validation documents whose openings are continued.")
-    prompt_tokens: int = Field(default=16, gt=0, description="Tokens of each document used as the prompt.")
-    max_new_tokens: int = Field(default=48, gt=0, description="Tokens generated per sample.")
-    temperature: float = Field(default=0.8, ge=0.0, description="Sampling temperature; 0 is greedy.")
-    top_k: int | None = Field(default=50, gt=0, description="Sample among the k likeliest tokens; empty = all.")
 
 
 class ServerConfig(Section):

@@ -7,14 +7,12 @@ logged to MLflow with the dataset, so an analyst sees in one page why the corpus
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import polars as pl
 
 from forge_core.clean.pii import TYPES as PII_TYPES
-from forge_core.clean.pipeline import clean_steps
-from forge_core.clean.pipeline import CleanConfig
+from forge_core.clean.pipeline import CleanConfig, clean_steps
 from forge_core.dedup.clusters import markdown as cluster_markdown
 
 
@@ -113,15 +111,6 @@ def report_markdown(stats: dict[str, Any], ledger: pl.DataFrame, kept_words: pl.
     lines += [f"| {r['type']} | {r['found']} | {r['documents']} |" for r in pii_table(clean)]
     lines += ["", "## Length of kept documents", "", "![words per kept document](lengths.png)", ""]
     return "\n".join(lines)
-
-
-def pii_by_document(ledger: pl.DataFrame) -> dict[str, int]:
-    """PII types summed over the ledger's `pii` column (what was found, whatever was done with it)."""
-    totals: dict[str, int] = {}
-    for cell in ledger["pii"].drop_nulls():
-        for kind, n in json.loads(cell).items():
-            totals[kind] = totals.get(kind, 0) + int(n)
-    return totals
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:

@@ -30,8 +30,6 @@ ANNOTATIONS = [
 CLEANED = pa.schema([*INGESTED, pa.field("n_words", pa.int64(), nullable=False), *ANNOTATIONS])
 DEDUPLICATED = pa.schema([*CLEANED, pa.field("text_hash", pa.string(), nullable=False)])
 
-STAGE_SCHEMAS = {"ingested": INGESTED, "cleaned": CLEANED, "deduplicated": DEDUPLICATED}
-
 STATUSES = ("kept", "dropped", "quarantined")
 
 LEDGER = pa.schema(

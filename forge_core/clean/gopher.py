@@ -52,12 +52,8 @@ class GopherQualityConfig(Section):
     enabled: bool = True
     min_doc_words: int = Field(default=50, ge=0, description="Fewer words: gopher_too_few_words.")
     max_doc_words: int = Field(default=100_000, gt=0, description="More words: gopher_too_many_words.")
-    min_avg_word_length: float = Field(
-        default=3.0, ge=0.0, description="Mean word length below: gopher_short_words."
-    )
-    max_avg_word_length: float = Field(
-        default=10.0, gt=0.0, description="Mean word length above: gopher_long_words."
-    )
+    min_avg_word_length: float = Field(default=3.0, ge=0.0, description="Mean word length below: gopher_short_words.")
+    max_avg_word_length: float = Field(default=10.0, gt=0.0, description="Mean word length above: gopher_long_words.")
     max_symbol_word_ratio: float = Field(default=0.1, ge=0.0, description="'#' and '...' per word above this: dropped.")
     max_bullet_lines_ratio: float = Field(
         default=0.9, ge=0.0, le=1.0, description="Share of lines starting with a bullet."

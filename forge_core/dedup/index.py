@@ -21,11 +21,11 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from forge_core.executor.work import ShardCounts
 from forge_core.dedup import DedupConfig
 from forge_core.dedup.exact import text_hashes
 from forge_core.dedup.minhash import signatures
 from forge_core.dedup.shingles import jaccard, shingle_hashes
+from forge_core.executor.work import ShardCounts
 from forge_core.io.shards import read_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import ANNOTATION_COLUMNS
@@ -45,7 +45,6 @@ INDEX_COLUMNS = [
     "n_chars",
     "text_hash",
 ]
-ARRAYS = ("signatures", "shingle_offsets", "shingle_values")
 
 
 def shard_of(refs):

@@ -14,7 +14,6 @@ from forge_core.dedup.index import Signed
 from forge_core.dedup.minhash import band_keys
 
 PAIRS = {"a": pl.UInt64, "b": pl.UInt64}
-EDGES = {"a": pl.UInt64, "b": pl.UInt64, "similarity": pl.Float64}
 
 
 def shard_band_keys(signed: Signed, shard: int, dropped: np.ndarray, bands: int, rows: int) -> pl.DataFrame:

@@ -136,15 +136,6 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def log_params(run_id: str, params: dict[str, Any]) -> None:
-    from mlflow.entities import Param
-
-    items = [Param(k, str(v)[:6000]) for k, v in params.items()]
-    client = MlflowClient()
-    for i in range(0, len(items), 100):  # MLflow's batch limit
-        client.log_batch(run_id, params=items[i : i + 100])
-
-
 def register_version(name: str, version: str, tags: dict[str, str], alias: str = "candidate") -> None:
     """Point the alias at the new version and tag it with its lineage."""
     client = MlflowClient()

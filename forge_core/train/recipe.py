@@ -64,16 +64,7 @@ class TrainConfig:
     seed: int = _f(1337, "Seeds weights, batch order and sampling.")
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in fields(self):
-            value = getattr(self, f.name)
-            check_choice(f.name, value, hints[f.name])
-            if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            for bound, ok in (("gt", value.__gt__), ("ge", value.__ge__), ("lt", value.__lt__), ("le", value.__le__)):
-                if bound in f.metadata and not ok(f.metadata[bound]):
-                    op = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[bound]
-                    raise ValueError(f"train.{f.name} must be {op} {f.metadata[bound]}, got {value}")
+        check_fields(self, "train")
         if self.preset not in PRESETS:
             raise ValueError(f"train.preset: unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.max_time is not None:
@@ -89,11 +80,42 @@ class TrainConfig:
         return parse_duration(self.max_time) if self.max_time is not None else None
 
 
+@dataclass
+class EvalConfig:
+    """The evaluation after training: held-out loss, perplexity, bits per byte and samples."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    max_batches: int = _f(50, "Validation batches in the final evaluation.", gt=0)
+    samples: int = _f(3, "Validation documents whose openings are continued.", ge=0)
+    prompt_tokens: int = _f(16, "Tokens of each document used as the prompt.", gt=0)
+    max_new_tokens: int = _f(48, "Tokens generated per sample.", gt=0)
+    temperature: float = _f(0.8, "Sampling temperature; 0 is greedy.", ge=0.0)
+    top_k: int | None = _f(50, "Sample among the k likeliest tokens; empty = all.", gt=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "eval")
+
+
+def check_fields(config: Any, section: str) -> None:
+    """Literal choices and numeric bounds of a dataclass config (pydantic checks them too, when present)."""
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        value = getattr(config, f.name)
+        check_choice(f"{section}.{f.name}", value, hints[f.name])
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        for bound, ok in (("gt", value.__gt__), ("ge", value.__ge__), ("lt", value.__lt__), ("le", value.__le__)):
+            if bound in f.metadata and not ok(f.metadata[bound]):
+                op = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[bound]
+                raise ValueError(f"{section}.{f.name} must be {op} {f.metadata[bound]}, got {value}")
+
+
 def check_choice(name: str, value: Any, hint: Any) -> None:
     """Literal fields accept only their listed values (pydantic checks this too, when present)."""
     if typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
         choices = ", ".join(map(str, typing.get_args(hint)))
-        raise ValueError(f"train.{name} must be one of {choices}, got {value!r}")
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

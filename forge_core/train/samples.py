@@ -7,9 +7,9 @@ from typing import Any
 import polars as pl
 import torch
 
-from forge_core.config import EvalConfig
 from forge_core.model.gpt import GPT
 from forge_core.train.data import TokenStream
+from forge_core.train.recipe import EvalConfig
 
 
 def prompt_offsets(index: pl.DataFrame, n: int) -> list[tuple[str, int, int]]:
