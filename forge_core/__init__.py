@@ -1,7 +1,7 @@
 """Forge: a company's own language model from its own documents, with lineage an auditor can follow.
 
-forge_core is the library: plain functions over shards and config models. It imports no Prefect,
-so it can be tested and reused without an orchestrator.
+forge_core is the library: plain functions over shards and config models. It imports no orchestrator
+(nor the flows, tasks or shell above it), so it can be tested and reused without an orchestrator.
 """
 
 from forge_core.airgap import disable_telemetry

@@ -90,7 +90,7 @@ def residual_pii_gate(frame: pl.DataFrame, suite: dict[str, Any], pii: PiiConfig
     The scan is Forge's own detectors (phonenumbers, Luhn, IBAN checksums, ...), not a list of regexes
     over the text: a 16-digit order number that fails Luhn was rightly kept and must not fail the gate.
     The column holds type names, never values, so a failing gate does not copy PII into the saved result,
-    the Prefect artifact or MLflow. Types set to keep are there on purpose and are not counted.
+    the orchestrator's UI or MLflow. Types set to keep are there on purpose and are not counted.
     """
     texts = frame["text"] if "text" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
     found = pl.Series(RESIDUAL_PII, [residual_pii(t, pii) for t in texts], dtype=pl.String)

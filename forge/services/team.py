@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr, ValidationError
 
+from forge.options import prefect_home
 from forge.services.supervise import Service, child_env, executable, log_dir, supervise, url_host
 from forge_core.airgap import is_loopback
 from forge_core.config import ConfigError, ForgeConfig, ServerConfig
@@ -287,7 +288,7 @@ def prefect_service(ws: Workspace, settings: ServerConfig, database: str, logs: 
     env.pop("PREFECT_API_URL", None)
     env.setdefault("PREFECT_UI_API_URL", f"{url}/api")  # what the browser calls, from any machine
     # Prefect keeps profiles and its UI build in its home; the workspace's, as `forge ui` uses.
-    env.setdefault("PREFECT_HOME", ws.prefect_home())
+    env.setdefault("PREFECT_HOME", prefect_home(ws))
     command = [executable("prefect"), "server", "start", "--host", host, "--port", str(port)]
     command += ["--analytics-off", "--no-prompt"]
     return Service(

@@ -3,7 +3,7 @@
 Both servers run as child processes (`prefect server start`, `mlflow server`), supervised as
 supervise.py describes; their output goes to <workspace>/logs/ui/.
 
-The servers see the same stores `forge curate` used, by the same rules (forge/cli.py
+The servers see the same stores `forge curate` used, by the same rules (forge/options.py
 use_workspace_stores, forge_core/lineage/tracking.py): the workspace's Prefect home and MLflow
 SQLite store by default; a PREFECT_API_URL or an http(s) MLFLOW_TRACKING_URI in the environment
 means the runs are on that server, whose own UI is the one to open, so none is started for it.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from forge.options import prefect_home
 from forge.services.supervise import (
     Service,
     ServiceError,
@@ -68,10 +69,10 @@ def prefect_service(ws: Workspace, host: str, port: int, logs: Path) -> Service 
         print(f"Prefect:  runs go to the server at {api_url} (PREFECT_API_URL); open its UI at {ui_url}", flush=True)
         return None
     env = child_env()
-    # The same rule as use_workspace_stores in forge/cli.py: a PREFECT_HOME the user set wins,
+    # The same rule as use_workspace_stores in forge/options.py: a PREFECT_HOME the user set wins,
     # and a workspace that is not a local folder cannot hold Prefect's SQLite database.
     if ws.is_local:
-        env.setdefault("PREFECT_HOME", ws.prefect_home())
+        env.setdefault("PREFECT_HOME", prefect_home(ws))
     url = f"http://{url_host(host)}:{port}"
     command = [
         executable("prefect"),

@@ -2,7 +2,7 @@
 
 A reviewer deciding whether a threshold is right wants the size distribution and a look at the
 biggest clusters (a boilerplate page copied a thousand times reads differently from a thousand
-pairs), so both go into stats.json and the stage's Prefect artifact.
+pairs), so both go into stats.json and the stage's artifact in the orchestrator's UI.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def cluster_report_empty() -> dict:
 
 
 def markdown(report: dict) -> str:
-    """The report as the Prefect artifact shows it."""
+    """The report as Markdown, as the orchestrator's UI shows it."""
     lines = ["| | clusters | documents | dropped | " + " | ".join(_bin(lo, hi) for lo, hi in BINS) + " |"]
     lines.append("|---" * (4 + len(BINS)) + "|")
     for kind in ("exact", "near"):

@@ -35,7 +35,7 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
     import dask
     from distributed import Client, LocalCluster
 
-    # Prefect's console handler would otherwise print every scheduler and worker event at INFO.
+    # The orchestrator's console handler would otherwise print every scheduler and worker event at INFO.
     logging.getLogger("distributed").setLevel(logging.WARNING)
     # A peer-to-peer shuffle (dedup's) logs its start and end at WARNING; they are not problems.
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)

@@ -79,9 +79,6 @@ class Workspace:
     def dataset_shard(self, dataset_id: str, index: int) -> str:
         return self.path("datasets", dataset_id, "shards", f"part-{index:05d}.parquet")
 
-    def prefect_home(self) -> str:
-        return self.path("prefect")
-
     def mlflow_dir(self) -> str:
         return self.path("mlflow")
 

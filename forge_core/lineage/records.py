@@ -4,7 +4,7 @@ One parent run per pipeline run; nested runs for curate and train (nested = tagg
 parent's id, which is what the MLflow UI groups by). The dataset version is an MLflow dataset
 input whose digest is the dataset_id and whose source is the dataset version's folder. Runs are
 addressed by id through MlflowClient, never through MLflow's thread-local "active run", because
-Prefect may run the steps of one flow on different threads.
+the orchestrator may run the steps of one flow on different threads.
 """
 
 from __future__ import annotations

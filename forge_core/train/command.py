@@ -1,6 +1,6 @@
 """`forge train`: train on a dataset version's token files, with only torch, lightning and numpy.
 
-A GPU node rarely has the data stack (Prefect, Dask, polars, MLflow), and need not: copy a
+A GPU node rarely has the data stack (the orchestrator, Dask, polars, MLflow), and need not: copy a
 dataset version's tokens/ folder there and run this. The command line is generated from
 TrainConfig, so every config key is also a flag. MLflow records the run when it is importable;
 otherwise the metrics go to a CSV log beside the checkpoints. Under torchrun or srun each process

@@ -1,0 +1,70 @@
+"""`forge lineage`: a model version back to its documents, a document forward to its models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from forge.options import (
+    ConfigOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    emit_json,
+    fail,
+    open_tracking,
+    resolve_config,
+)
+
+app = typer.Typer()
+
+lineage_app = typer.Typer(
+    help="Trace a model version back to its documents, or a document forward to every model it reached.",
+    no_args_is_help=True,
+)
+app.add_typer(lineage_app, name="lineage")
+
+
+@lineage_app.command("model")
+def lineage_model(
+    ref: Annotated[str, typer.Argument(metavar="NAME[:VERSION|@ALIAS]", help="Registered model (newest version).")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    documents: Annotated[bool, typer.Option("--documents", help="List every kept doc_id with its source.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A model version's dataset version, sources, document counts by status and reason, validation
+    results, training config and metrics."""
+    from forge_core.lineage.queries import LineageError, model_lineage
+    from forge_core.lineage.tables import print_model_lineage
+
+    ws = open_tracking(resolve_config(config, workspace))
+    try:
+        answer = model_lineage(ws, ref, documents=documents)
+    except (LineageError, FileNotFoundError) as e:
+        fail(str(e))
+    print_model_lineage(answer)
+    if as_json:
+        emit_json(answer)
+
+
+@lineage_app.command("doc")
+def lineage_doc(
+    ref: Annotated[str, typer.Argument(metavar="PATH|SHA256|DOC_ID", help="A source file, its sha256, or a doc_id.")],
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every dataset version that saw a document, its status and reason in each (for a duplicate, the
+    document it duplicates), and every model version trained on a dataset where it was kept."""
+    from forge_core.lineage.queries import LineageError, doc_lineage
+    from forge_core.lineage.tables import print_doc_lineage
+
+    ws = open_tracking(resolve_config(config, workspace))
+    try:
+        answer = doc_lineage(ws, ref)
+    except LineageError as e:
+        fail(str(e))
+    print_doc_lineage(answer)
+    if as_json:
+        emit_json(answer)

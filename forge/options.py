@@ -1,0 +1,96 @@
+"""What every command shares: the options, how a config and a workspace come from them, errors
+that exit with a message, and the --json contract.
+
+Nothing here imports the data stack at module level, so `forge --help` answers at once; the
+config (which imports each stage's module for its settings) loads when a command needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from forge_core.config import ForgeConfig
+
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Workspace folder or fsspec URL (default ./forge-workspace).")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see `forge init`).")]
+SourcesArg = Annotated[list[str], typer.Argument(help="Files or folders of documents (recursed).")]
+DaskAddressOpt = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of the result.")]
+
+
+def emit_json(obj: Any) -> None:
+    """The --json contract: the last line of stdout is one JSON object."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def resolve_config(config: Path | None, workspace: str | None) -> ForgeConfig:
+    from forge_core.config import ConfigError, load_config
+
+    try:
+        return load_config(config, workspace=workspace)
+    except ConfigError as e:
+        fail(str(e))
+        raise  # unreachable: fail() exits
+
+
+def workspace_of(cfg: ForgeConfig) -> Any:
+    """The configured workspace; a missing bucket is a clear error, not a traceback."""
+    from forge_core.io.workspace import Workspace, WorkspaceError
+
+    try:
+        return Workspace(cfg.workspace)
+    except WorkspaceError as e:
+        fail(str(e))
+
+
+def use_workspace_stores(cfg: ForgeConfig) -> None:
+    """Embedded mode: Prefect's database lives in the workspace, so a workspace keeps its runs.
+
+    Must run before Prefect is imported. A PREFECT_API_URL in the environment wins: then runs go
+    to that server. The ephemeral server can take over 20 s to start on a loaded 2-core machine,
+    so its start-up timeout is raised unless the user set one.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    ws = workspace_of(cfg)
+    if ws.is_local:
+        os.environ.setdefault("PREFECT_HOME", prefect_home(ws))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+def open_workspace(workspace: str | None, config: Path | None) -> Any:
+    return workspace_of(resolve_config(config, workspace))
+
+
+def open_tracking(cfg: ForgeConfig) -> Any:
+    """The workspace and MLflow pointed at its stores, as `forge run` uses them."""
+    from forge_core.lineage.tracking import TrackingError, use_workspace_tracking
+
+    ws = workspace_of(cfg)
+    try:
+        use_workspace_tracking(ws)
+    except TrackingError as e:
+        fail(str(e))
+    return ws
+
+
+def prefect_home(ws: Any) -> str:
+    """Prefect's database and settings for runs over a local workspace: <workspace>/prefect."""
+    return ws.path("prefect")
