@@ -20,7 +20,7 @@ from forge_core.readers.extracted import AttachedFile, Attachment, Record, Unrea
 from forge_core.readers.html import read_html
 from forge_core.readers.mail import EmailConfig, read_eml
 from forge_core.readers.pdf import read_pdf
-from forge_core.readers.tables import read_csv, read_jsonl, read_parquet
+from forge_core.readers.tabular import read_csv, read_jsonl, read_parquet
 from forge_core.readers.text import read_text
 from forge_core.section import Section
 
