@@ -57,7 +57,7 @@ BLOCK_TAGS = ["p", "div", "section", "article", "main", "li", "ul", "ol", "table
 
 NEAR_THRESHOLD = 0.85      # planted near duplicates must reach this (brief); Forge's LSH threshold is 0.8
 UNPLANTED_LIMIT = 0.60     # no unplanted pair may reach this
-JUNK_MAX_WORDS = 20        # Forge's clean.min_words: junk has fewer words than this
+JUNK_MAX_WORDS = 20        # listed junk stays under this (the enterprise profile drops under 6 words)
 REAL_MIN_WORDS = 40        # every other document has at least this many
 LSH = {"threshold": 0.8, "num_perm": 128, "seed": 1, "shingle_words": 5, "recall_weight": 0.9}  # Forge's DedupConfig defaults
 
@@ -448,7 +448,7 @@ def main(argv=None) -> int:
     junk_rows = t.get("Junk", [])
     lang_rows = t.get("Other languages", [])
     corrupt_rows = t.get("Corrupt files", [])
-    widths = {"Exact duplicates": 3, "Near duplicates": 4, "PII": 3, "Junk": 2, "Other languages": 2, "Corrupt files": 3}
+    widths = {"Exact duplicates": 3, "Near duplicates": 4, "PII": 3, "Junk": 3, "Other languages": 2, "Corrupt files": 3}
     for name in names:
         for r in t.get(name, []):
             if len(r) != widths[name]:

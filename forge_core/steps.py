@@ -39,7 +39,13 @@ class Rule:
     apply: Callable[..., StepResult]  # apply(shard, cfg) -> StepResult
     config: type | None
     reasons: dict[str, str]
+    profiles: frozenset[str] = frozenset({"enterprise", "web", "none"})  # where it runs unless told otherwise
     web: bool = False  # tuned on English web text: judged only in the configured languages
+
+    def runs(self, section: object, profile: str) -> bool:
+        """A rule runs in its profiles; a section's `enabled: true|false` overrides the profile."""
+        enabled = getattr(section, "enabled", None)
+        return profile in self.profiles if enabled is None else bool(enabled)
 
     def doc(self) -> str:
         """The config's docstring as one line: what the step is for and what it does."""
@@ -102,3 +108,24 @@ def run_steps(shard: pl.DataFrame, steps: list[tuple[str, Step]], stage: str) ->
     ledger = pl.concat(dropped) if dropped else empty_ledger()
     ledger = ledger.with_columns(stage=pl.lit(stage)).select(LEDGER_COLUMNS)
     return StageOutput(kept=shard, ledger=ledger, counts=counts)
+
+
+def apply_rules(
+    shard: pl.DataFrame, rules: list[tuple[str, pl.Series, str]], scope: pl.Series | None = None
+) -> StepResult:
+    """Drop each document for the first rule it fails, with that rule's reason (only within scope).
+
+    rules: (reason, a boolean Series that is true where a document fails, the detail to record).
+    """
+    reason = pl.Series("reason", [None] * shard.height, dtype=pl.String)
+    detail = pl.Series("detail", [None] * shard.height, dtype=pl.String)
+    for name, fails, why in rules:
+        hit = fails.fill_null(False) & reason.is_null()
+        if scope is not None:
+            hit = hit & scope
+        reason = pl.select(pl.when(hit).then(pl.lit(name)).otherwise(reason)).to_series()
+        detail = pl.select(pl.when(hit).then(pl.lit(why)).otherwise(detail)).to_series()
+    failed = reason.is_not_null()
+    out = shard.filter(failed).with_columns(_reason=reason.filter(failed), _detail=detail.filter(failed))
+    dropped = [drops(out.filter(pl.col("_reason") == r), r, pl.col("_detail")) for r in out["_reason"].unique()]
+    return StepResult(kept=shard.filter(~failed), dropped=pl.concat(dropped) if dropped else None)

@@ -63,7 +63,7 @@ def test_show_gives_counts_steps_config_and_validation(dataset):
     assert out.exit_code == 0, out.output
     shown = json.loads(out.stdout.strip().splitlines()[-1])
     assert shown["counts"]["kept"] == 4 and shown["validation"]["status"] == "passed"
-    assert shown["config"]["clean"]["length"]["min_words"] == 20
+    assert shown["config"]["clean"]["profile"] == "enterprise"
     assert [s["step"] for s in shown["steps"]][:3] == ["normalize", "language", "pii"]
     assert {r["language"]: r["kept"] for r in shown["languages"]}["en"] == 4
     assert "too_short" in out.stdout and "validation: passed" in out.stdout

@@ -54,9 +54,15 @@ def forge(
 def test_curate_json_from_a_shell_with_the_embedded_prefect(tmp_path):
     """No server to start: Prefect runs embedded, its database inside the workspace."""
     docs = tmp_path / "docs"
-    for i in range(3):
-        write(docs / f"memo{i}.txt", " ".join(f"memo {i} paragraph word{j}" for j in range(40)))
-    write(docs / "memo_copy.txt", " ".join(f"memo 0 paragraph word{j}" for j in range(40)))
+    topics = ["the night shift rota", "the spare sensor order", "the Lyon site visit"]
+    memos = [
+        f"This memo covers {topic}. Please read it before Friday and send questions to your team lead. "
+        f"Memo {i} replaces every earlier note on the subject, and the attached plan lists who does what."
+        for i, topic in enumerate(topics)
+    ]
+    for i, memo in enumerate(memos):
+        write(docs / f"memo{i}.txt", memo)
+    write(docs / "memo_copy.txt", memos[0])
     result = forge("curate", str(docs), "--workspace", "ws", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     last = json.loads(result.stdout.strip().splitlines()[-1])

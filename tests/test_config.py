@@ -67,3 +67,17 @@ def test_workspace_override_wins_over_file(tmp_path):
     path = tmp_path / "forge.yaml"
     path.write_text("workspace: /somewhere\n")
     assert load_config(path, workspace=str(tmp_path)).workspace == str(tmp_path)
+
+
+def test_a_duration_in_yaml_may_be_a_number_of_seconds(tmp_path):
+    """`train.max_time: 125` is 125 seconds, as the help says; a bad duration names its key."""
+    good = tmp_path / "good.yaml"
+    good.write_text("train:\n  max_time: 125\n", encoding="utf-8")
+    cfg = load_config(good)
+    assert cfg.train.max_seconds == 125.0
+    good.write_text("train:\n  max_time: 1.5\n", encoding="utf-8")
+    assert load_config(good).train.max_seconds == 1.5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  max_time: soonish\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"train\.max_time"):
+        load_config(bad)

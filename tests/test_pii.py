@@ -103,10 +103,17 @@ def test_a_document_with_several_drop_types_is_dropped_once_under_the_most_sensi
     assert row["detail"] == "2 credential, 1 email found; clean.pii: credential=drop, email=drop"
 
 
-def test_default_config_drops_credentials_and_redacts_the_rest():
+def test_default_config_redacts_every_type_and_drops_nothing():
+    """A pasted secret costs the secret, not the note it was pasted into."""
     result = redact_pii(doc_frame([SAMPLES["credential"][0], SAMPLES["phone"][0]]), PiiConfig())
+    assert result.dropped is None or result.dropped.is_empty()
+    assert "<CREDENTIAL>" in result.kept["text"][0]
+    assert result.kept["text"][1] == "Call the Leeds plant on <PHONE> before noon."
+
+
+def test_dropping_a_document_for_pii_happens_only_when_configured():
+    result = redact_pii(doc_frame([SAMPLES["credential"][0]]), PiiConfig(credential="drop"))
     assert result.dropped["reason"].to_list() == ["pii_credential"]
-    assert result.kept["text"].to_list() == ["Call the Leeds plant on <PHONE> before noon."]
 
 
 # The pii column and the stage counts ----------------------------------------------------------
@@ -128,7 +135,8 @@ def test_stage_counts_spans_and_documents_per_type_and_drops():
         "token: ghp_4fT9kQ2wLx7mNc3vBz8RjY1pHs6dKe0aUg5i",
         "Nothing to see.",
     ]
-    out = run_steps(doc_frame(texts), [("pii", lambda s: redact_pii(s, PiiConfig()))], stage="clean")
+    cfg = PiiConfig(credential="drop")
+    out = run_steps(doc_frame(texts), [("pii", lambda s: redact_pii(s, cfg))], stage="clean")
     assert out.counts["pii.found.email"] == 3 and out.counts["pii.docs_with.email"] == 2
     assert out.counts["pii.found.ip_address"] == 1 and out.counts["pii.docs_with.ip_address"] == 1
     assert out.counts["pii.found.credential"] == 1 and out.counts["dropped.pii_credential"] == 1

@@ -1,4 +1,4 @@
-"""Normalization, language id and the web-text quality rules, each on a document built to trip it."""
+"""Normalization, language id and the web-text quality rules (the web profile), each on a document built to trip it."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def frame(*texts: str) -> pl.DataFrame:
 
 def outcome(text: str, **clean) -> tuple[str, str | None]:
     """('kept', cleaned text) or ('dropped', reason) for one document through the whole chain."""
-    out = clean_frame(frame(text), CleanConfig.model_validate(clean))
+    out = clean_frame(frame(text), CleanConfig.model_validate({"profile": "web", **clean}))
     if out.kept.height:
         return "kept", out.kept["text"][0]
     return "dropped", out.ledger["reason"][0]
@@ -115,7 +115,7 @@ def test_normalizer_repairs_mojibake_controls_and_blank_lines():
 
 
 def test_every_step_counts_documents_and_characters_in_and_out():
-    out = clean_frame(frame(PROSE, "too short"), CleanConfig())
+    out = clean_frame(frame(PROSE, "too short"), CleanConfig(profile="web"))
     assert (out.counts["length.docs_in"], out.counts["length.docs_out"]) == (2, 1)
     steps = [k.removesuffix(".docs_in") for k in out.counts if k.endswith(".docs_in")]
     assert steps == [
@@ -130,3 +130,16 @@ def test_every_step_counts_documents_and_characters_in_and_out():
         "recount",
     ]
     assert out.counts["fineweb.chars_out"] == len(PROSE)
+
+
+def test_profiles_choose_the_rules_and_enabled_overrides_them():
+    def steps(cfg: CleanConfig) -> list[str]:
+        out = clean_frame(frame(PROSE), cfg)
+        return [k.removesuffix(".docs_in") for k in out.counts if k.endswith(".docs_in")]
+
+    enterprise = steps(CleanConfig())
+    assert "c4" not in enterprise and {"logs", "encoded", "gibberish", "mojibake"} <= set(enterprise)
+    assert "logs" not in steps(CleanConfig(profile="web")) and "fineweb" in steps(CleanConfig(profile="web"))
+    assert steps(CleanConfig(profile="none")) == ["normalize", "language", "pii", "recount"]
+    forced = steps(CleanConfig.model_validate({"c4": {"enabled": True}, "logs": {"enabled": False}}))
+    assert "c4" in forced and "logs" not in forced

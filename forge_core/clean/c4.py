@@ -13,7 +13,7 @@ import re
 import polars as pl
 from pydantic import Field
 
-from forge_core.clean.gopher import in_scope
+from forge_core.clean.gopher import ENABLED, in_scope
 from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
@@ -37,7 +37,7 @@ class C4Config(Section):
     paragraph breaks); drops lorem ipsum, curly brackets, and documents left with too few sentences.
     """
 
-    enabled: bool = True
+    enabled: bool | None = Field(default=None, description=ENABLED)
     filter_no_terminal_punct: bool = Field(default=False, description="Remove lines not ending in . ! ? or a quote.")
     min_words_per_line: int = Field(default=3, ge=0, description="Remove lines with fewer words.")
     max_word_length: int = Field(default=1000, gt=0, description="Remove lines with a longer word.")
@@ -85,7 +85,7 @@ def c4_document(text: str, cfg: C4Config) -> tuple[str | None, str | None]:
 
 
 def c4_filter(shard: pl.DataFrame, cfg: C4Config, languages: list[str]) -> StepResult:
-    if not cfg.enabled or shard.is_empty():
+    if shard.is_empty():
         return StepResult(kept=shard)
     scope = in_scope(shard, languages)
     results = [c4_document(t, cfg) if judged else (t, None) for t, judged in zip(shard["text"], scope, strict=True)]

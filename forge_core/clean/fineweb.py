@@ -7,9 +7,9 @@ from __future__ import annotations
 import polars as pl
 from pydantic import Field
 
-from forge_core.clean.gopher import WORD, apply_rules, in_scope
+from forge_core.clean.gopher import ENABLED, WORD, in_scope
 from forge_core.section import Section
-from forge_core.steps import StepResult
+from forge_core.steps import StepResult, apply_rules
 
 TERMINAL = r"[.?!\"'”’)\]]$"
 
@@ -28,7 +28,7 @@ class FineWebConfig(Section):
     Lines ending in punctuation, short lines, characters in repeated lines, newlines per word.
     """
 
-    enabled: bool = True
+    enabled: bool | None = Field(default=None, description=ENABLED)
     line_punct_thr: float = Field(
         default=0.12, ge=0.0, le=1.0, description="Share of lines ending in punctuation, at least."
     )
@@ -41,7 +41,7 @@ class FineWebConfig(Section):
 
 
 def fineweb_filter(shard: pl.DataFrame, cfg: FineWebConfig, languages: list[str]) -> StepResult:
-    if not cfg.enabled or shard.is_empty():
+    if shard.is_empty():
         return StepResult(kept=shard)
     text = pl.col("text")
     lines = text.str.split("\n").list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))

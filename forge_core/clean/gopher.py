@@ -15,10 +15,12 @@ import polars as pl
 from pydantic import Field
 
 from forge_core.section import Section
-from forge_core.steps import StepResult, drops
+from forge_core.steps import StepResult, apply_rules
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 WORD = r"\S*[\p{L}\p{N}]\S*"  # a token with at least one letter or digit: punctuation alone is no word
+
+ENABLED = "Run this rule: true or false; empty: as clean.profile says (the web profile runs it)."
 
 # The ledger reasons each rule records, with what they mean to an auditor (<n>: an n-gram size).
 QUALITY_REASONS = {
@@ -49,7 +51,7 @@ class GopherQualityConfig(Section):
     words with letters, and (English only) stop words.
     """
 
-    enabled: bool = True
+    enabled: bool | None = Field(default=None, description=ENABLED)
     min_doc_words: int = Field(default=50, ge=0, description="Fewer words: gopher_too_few_words.")
     max_doc_words: int = Field(default=100_000, gt=0, description="More words: gopher_too_many_words.")
     min_avg_word_length: float = Field(default=3.0, ge=0.0, description="Mean word length below: gopher_short_words.")
@@ -73,7 +75,7 @@ class GopherRepetitionConfig(Section):
     Repeated lines and paragraphs, over-frequent 2-4-grams and repeated 5-10-grams (Rae et al. 2021).
     """
 
-    enabled: bool = True
+    enabled: bool | None = Field(default=None, description=ENABLED)
     dup_line_frac: float = Field(default=0.3, ge=0.0, le=1.0, description="Share of lines that are repeats.")
     dup_para_frac: float = Field(default=0.3, ge=0.0, le=1.0, description="Share of paragraphs that are repeats.")
     dup_line_char_frac: float = Field(default=0.2, ge=0.0, le=1.0, description="Share of characters in repeated lines.")
@@ -90,7 +92,7 @@ class GopherRepetitionConfig(Section):
 
 
 def gopher_quality(shard: pl.DataFrame, cfg: GopherQualityConfig, languages: list[str]) -> StepResult:
-    if not cfg.enabled or shard.is_empty():
+    if shard.is_empty():
         return StepResult(kept=shard)
     text = pl.col("text")
     words = text.str.extract_all(WORD)
@@ -149,24 +151,6 @@ def in_scope(shard: pl.DataFrame, languages: list[str]) -> pl.Series:
     if not languages or "language" not in shard.columns or shard["language"].null_count() == shard.height:
         return pl.Series([True] * shard.height, dtype=pl.Boolean)
     return shard["language"].is_in(languages).fill_null(False)
-
-
-def apply_rules(
-    shard: pl.DataFrame, rules: list[tuple[str, pl.Series, str]], scope: pl.Series | None = None
-) -> StepResult:
-    """Drop each document for the first rule it fails, with that rule's reason (only within scope)."""
-    reason = pl.Series("reason", [None] * shard.height, dtype=pl.String)
-    detail = pl.Series("detail", [None] * shard.height, dtype=pl.String)
-    for name, fails, why in rules:
-        hit = fails.fill_null(False) & reason.is_null()
-        if scope is not None:
-            hit = hit & scope
-        reason = pl.select(pl.when(hit).then(pl.lit(name)).otherwise(reason)).to_series()
-        detail = pl.select(pl.when(hit).then(pl.lit(why)).otherwise(detail)).to_series()
-    failed = reason.is_not_null()
-    out = shard.filter(failed).with_columns(_reason=reason.filter(failed), _detail=detail.filter(failed))
-    dropped = [drops(out.filter(pl.col("_reason") == r), r, pl.col("_detail")) for r in out["_reason"].unique()]
-    return StepResult(kept=shard.filter(~failed), dropped=pl.concat(dropped) if dropped else None)
 
 
 # Repetition -------------------------------------------------------------------------------------
@@ -249,7 +233,7 @@ def repetition_reason(text: str, cfg: GopherRepetitionConfig) -> str | None:
 
 
 def gopher_repetition(shard: pl.DataFrame, cfg: GopherRepetitionConfig, languages: list[str]) -> StepResult:
-    if not cfg.enabled or shard.is_empty():
+    if shard.is_empty():
         return StepResult(kept=shard)
     scope = in_scope(shard, languages)
     reasons = pl.Series(

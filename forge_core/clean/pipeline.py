@@ -1,12 +1,19 @@
 """The cleaning stage: its step list, its config, and the stage function over one shard.
 
-RULES is the pipeline. Adding a rule: write its function, its config model and its REASONS in one
-module under clean/, then add one Rule line below and its field in CleanConfig (a test checks that
-the two agree). The README's table of rules and reasons is generated from RULES
+RULES is the pipeline; `clean.profile` chooses which of its rules run: `enterprise` (the default:
+what a company writes is kept, junk of any language is dropped), `web` (the Gopher, C4 and
+FineWeb recipe for crawled web text, as FineWeb tuned it) or `none` (normalize, label and redact
+only). A rule's `enabled: true|false` overrides its profile.
+
+Adding a rule: write its function, its config model and its REASONS in one module under clean/,
+then add one Rule line below (with the profiles it runs in) and its field in CleanConfig (a test
+checks that the two agree). The README's table of rules and reasons is generated from RULES
 (`python -m forge_core.clean.pipeline`), and a test fails when it is stale.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import polars as pl
 from pydantic import Field
@@ -15,6 +22,16 @@ from forge_core.clean import c4, fineweb, gopher, language, length, normalize, p
 from forge_core.clean.c4 import C4Config, c4_filter
 from forge_core.clean.fineweb import FineWebConfig, fineweb_filter
 from forge_core.clean.gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
+from forge_core.clean.junk import boilerplate, encoded, generated, gibberish, logs, mojibake, numeric, placeholder, spam
+from forge_core.clean.junk.boilerplate import BoilerplateConfig, boilerplate_filter
+from forge_core.clean.junk.encoded import EncodedConfig, encoded_filter
+from forge_core.clean.junk.generated import GeneratedCodeConfig, generated_code_filter
+from forge_core.clean.junk.gibberish import GibberishConfig, gibberish_filter
+from forge_core.clean.junk.logs import LogsConfig, logs_filter
+from forge_core.clean.junk.mojibake import MojibakeConfig, mojibake_filter
+from forge_core.clean.junk.numeric import NumericConfig, numeric_filter
+from forge_core.clean.junk.placeholder import PlaceholderConfig, placeholder_filter
+from forge_core.clean.junk.spam import SpamConfig, spam_filter
 from forge_core.clean.language import LanguageConfig, identify_language
 from forge_core.clean.length import LengthConfig, count_words, length_filter
 from forge_core.clean.normalize import NormalizeConfig, normalize_text
@@ -31,25 +48,59 @@ STAGE = "clean"
 # Order matters: language before the English-only stop-word rule, PII before counting words
 # (placeholders count), C4 (which edits lines) before FineWeb's line statistics, and the FineWeb
 # recipe's order for the quality rules.
+PROFILES = ("enterprise", "web", "none")
+ENTERPRISE = frozenset({"enterprise"})
+WEB = frozenset({"web"})
+FILTERS = frozenset({"enterprise", "web"})
+
 RULES: list[Rule] = [
     Rule("normalize", normalize_text, NormalizeConfig, normalize.REASONS),
     Rule("language", identify_language, LanguageConfig, language.REASONS),
     Rule("pii", redact_pii, PiiConfig, pii.REASONS),
-    Rule("length", length_filter, LengthConfig, length.REASONS),
-    Rule("gopher_repetition", gopher_repetition, GopherRepetitionConfig, gopher.REPETITION_REASONS, web=True),
-    Rule("gopher_quality", gopher_quality, GopherQualityConfig, gopher.QUALITY_REASONS, web=True),
-    Rule("c4", c4_filter, C4Config, c4.REASONS, web=True),
-    Rule("fineweb", fineweb_filter, FineWebConfig, fineweb.REASONS, web=True),
+    Rule("length", length_filter, LengthConfig, length.REASONS, FILTERS),
+    Rule("placeholder", placeholder_filter, PlaceholderConfig, placeholder.REASONS, ENTERPRISE),
+    Rule("encoded", encoded_filter, EncodedConfig, encoded.REASONS, ENTERPRISE),
+    Rule("generated_code", generated_code_filter, GeneratedCodeConfig, generated.REASONS, ENTERPRISE),
+    Rule("logs", logs_filter, LogsConfig, logs.REASONS, ENTERPRISE),
+    Rule("numeric", numeric_filter, NumericConfig, numeric.REASONS, ENTERPRISE),
+    Rule("spam", spam_filter, SpamConfig, spam.REASONS, ENTERPRISE),
+    Rule("boilerplate", boilerplate_filter, BoilerplateConfig, boilerplate.REASONS, ENTERPRISE),
+    Rule("gibberish", gibberish_filter, GibberishConfig, gibberish.REASONS, ENTERPRISE),
+    Rule("mojibake", mojibake_filter, MojibakeConfig, mojibake.REASONS, ENTERPRISE),
+    Rule("gopher_repetition", gopher_repetition, GopherRepetitionConfig, gopher.REPETITION_REASONS, WEB, web=True),
+    Rule("gopher_quality", gopher_quality, GopherQualityConfig, gopher.QUALITY_REASONS, WEB, web=True),
+    Rule("c4", c4_filter, C4Config, c4.REASONS, WEB, web=True),
+    Rule("fineweb", fineweb_filter, FineWebConfig, fineweb.REASONS, WEB, web=True),
 ]
 
 
-class CleanConfig(Section):
-    """Normalization, language id, PII redaction and the quality filters, in that order."""
+def profile_rules(profile: str) -> list[str]:
+    return [rule.name for rule in RULES if profile in rule.profiles]
 
+
+class CleanConfig(Section):
+    """Normalization, language id, PII redaction and the filters of a profile, in that order."""
+
+    profile: Literal["enterprise", "web", "none"] = Field(
+        default="enterprise",
+        description="Which rules run. "
+        + "; ".join(f"{p}: {', '.join(profile_rules(p))}" for p in PROFILES)
+        + ". enterprise keeps a company's short and technical documents and drops junk in any language; "
+        "web is the FineWeb recipe for crawled web text.",
+    )
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     pii: PiiConfig = Field(default_factory=PiiConfig)
     length: LengthConfig = Field(default_factory=LengthConfig)
+    placeholder: PlaceholderConfig = Field(default_factory=PlaceholderConfig)
+    encoded: EncodedConfig = Field(default_factory=EncodedConfig)
+    generated_code: GeneratedCodeConfig = Field(default_factory=GeneratedCodeConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    numeric: NumericConfig = Field(default_factory=NumericConfig)
+    spam: SpamConfig = Field(default_factory=SpamConfig)
+    boilerplate: BoilerplateConfig = Field(default_factory=BoilerplateConfig)
+    gibberish: GibberishConfig = Field(default_factory=GibberishConfig)
+    mojibake: MojibakeConfig = Field(default_factory=MojibakeConfig)
     quality_languages: list[str] = Field(
         default=["en"],
         description="The Gopher, C4 and FineWeb rules were tuned on English web text; they judge documents "
@@ -63,19 +114,22 @@ class CleanConfig(Section):
 
 def _bind(rule: Rule, cfg: CleanConfig) -> Step:
     section = getattr(cfg, rule.name)
+    if rule.name == "length":
+        return lambda shard: rule.apply(shard, section, cfg.profile)
     if rule.web:
         return lambda shard: rule.apply(shard, section, cfg.quality_languages)
     return lambda shard: rule.apply(shard, section)
 
 
 def clean_steps(cfg: CleanConfig) -> list[tuple[str, Step]]:
-    """RULES bound to their settings, then a word recount (C4 edits text) for stats and the report."""
-    return [(rule.name, _bind(rule, cfg)) for rule in RULES] + [("recount", count_words)]
+    """The profile's RULES bound to their settings, then a word recount (C4 edits text) for stats."""
+    chosen = [rule for rule in RULES if rule.runs(getattr(cfg, rule.name), cfg.profile)]
+    return [(rule.name, _bind(rule, cfg)) for rule in chosen] + [("recount", count_words)]
 
 
 def describe() -> str:
     """One line for the orchestrator's UI: the steps in the order they run."""
-    return "Steps, in order: " + ", ".join(rule.name for rule in RULES) + "; drops by reason, PII and languages found."
+    return "Steps of the profile, in order, from: " + ", ".join(rule.name for rule in RULES) + "; drops by reason."
 
 
 def clean_frame(shard: pl.DataFrame, cfg: CleanConfig) -> StageOutput:
@@ -97,14 +151,15 @@ def clean_shard(ws: Workspace, folder: str, source: str, cfg: CleanConfig) -> Sh
 def rules_markdown() -> str:
     """The README's table of cleaning rules and the ledger reasons each records."""
     lines = [
-        "| step | config key | what it does | ledger reasons it records |",
-        "| --- | --- | --- | --- |",
+        "| step | config key | profiles | what it does | ledger reasons it records |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for rule in RULES:
         scope = " Judged only in `clean.quality_languages`." if rule.web else ""
         what = rule.doc().replace("<", "&lt;").replace(">", "&gt;")
         reasons = "<br>".join(f"`{r}`: {meaning}" for r, meaning in rule.reasons.items()) or "none (never drops)"
-        lines.append(f"| {rule.name} | `clean.{rule.name}` | {what}{scope} | {reasons} |")
+        profiles = ", ".join(p for p in PROFILES if p in rule.profiles)
+        lines.append(f"| {rule.name} | `clean.{rule.name}` | {profiles} | {what}{scope} | {reasons} |")
     return "\n".join(lines) + "\n"
 
 

@@ -32,9 +32,9 @@ class TrainConfig:
     block_size: int | None = _f(None, "Context length in tokens; empty = the preset's.", ge=8)
     dropout: float = _f(0.0, "Dropout in attention and residual branches.", ge=0.0, lt=1.0)
     max_steps: int = _f(200, "Optimizer steps (the cosine schedule ends here).", gt=0)
-    max_time: str | None = _f(
+    max_time: str | int | float | None = _f(
         None,
-        "Wall-clock budget: seconds, or 90s, 45m, 2h, 1d, or HH:MM:SS; training stops there and the "
+        "Wall-clock budget: seconds (a number), or 90s, 45m, 2h, 1d, or HH:MM:SS; training stops there and the "
         "learning-rate schedule is stretched over it. Empty = no budget.",
     )
     batch_size: int = _f(8, "Sequences per micro-batch on each device.", gt=0)

@@ -94,7 +94,9 @@ class PiiConfig(Section):
     us_ssn: PiiAction = Field(default="redact", description="US social security numbers -> <US_SSN>.")
     ip_address: PiiAction = Field(default="redact", description="IPv4 and IPv6 addresses -> <IP_ADDRESS>.")
     credential: PiiAction = Field(
-        default="drop", description="AWS keys, private key blocks, bearer tokens and other secrets -> <CREDENTIAL>."
+        default="redact",
+        description="AWS keys, private key blocks, bearer tokens and other secrets -> <CREDENTIAL> (a pasted "
+        "secret costs the secret, not the document; drop only when configured).",
     )
     phone_regions: list[str] = Field(
         default=["US", "GB", "DE", "FR"],

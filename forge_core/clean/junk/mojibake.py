@@ -1,0 +1,60 @@
+"""Unrepairable mojibake: text decoded with the wrong encoding, often more than once, that ftfy
+could not put back (normalization repairs what it can before this rule looks). Its marks are
+character sequences that no language writes: ftfy's badness counts those of the Windows and
+Latin code pages (Ã©, â€™, ...), and words that mix scripts or box-drawing characters with
+letters are the marks of the others (KOI8-R's 'cafц╘', ISO 8859-7's 'cafΓ©')."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+from ftfy.badness import badness
+from pydantic import Field
+
+from forge_core.section import Section
+from forge_core.steps import StepResult, apply_rules
+
+REASONS = {"mojibake": "mis-decoded text that could not be repaired"}
+
+TOKEN = re.compile(r"\S+")
+SCRIPTS = (
+    re.compile(r"[A-Za-z\u00c0-\u024f]"),  # Latin
+    re.compile(r"[\u0400-\u04ff]"),  # Cyrillic
+    re.compile(r"[\u0370-\u03ff]"),  # Greek
+)
+BOX = re.compile(r"[\u2500-\u259f]")  # box drawing and block elements: DOS code pages' mojibake
+
+
+class MojibakeConfig(Section):
+    """Unrepairable mojibake: marks of mis-decoded text (ftfy's, mixed-script words) left after repair."""
+
+    enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
+    min_chars: int = Field(default=20, ge=1, description="Shorter documents are not judged.")
+    max_marks_per_1000: float = Field(
+        default=4.0,
+        ge=0.0,
+        description="ftfy badness marks per 1,000 characters, at most (repaired or clean text scores 0-1).",
+    )
+
+
+def mixed_words(text: str) -> int:
+    """Words that mix Latin, Cyrillic and Greek letters, or letters and box-drawing characters."""
+    n = 0
+    for token in TOKEN.findall(text):
+        scripts = sum(bool(script.search(token)) for script in SCRIPTS)
+        if scripts >= 2 or (scripts and BOX.search(token)):
+            n += 1
+    return n
+
+
+def marks_per_1000(text: str) -> float:
+    return 1000.0 * (badness(text) + mixed_words(text)) / len(text) if text else 0.0
+
+
+def mojibake_filter(shard: pl.DataFrame, cfg: MojibakeConfig) -> StepResult:
+    if shard.is_empty():
+        return StepResult(kept=shard)
+    fails = pl.Series([len(t) >= cfg.min_chars and marks_per_1000(t) > cfg.max_marks_per_1000 for t in shard["text"]])
+    detail = f"mojibake marks per 1,000 characters > clean.mojibake.max_marks_per_1000 = {cfg.max_marks_per_1000}"
+    return apply_rules(shard, [("mojibake", fails, detail)])
