@@ -26,7 +26,19 @@ LOREM = frozenset(
     interdum purus sollicitudin accumsan aliquam quam odio leo porttitor arcu bibendum mattis ornare felis
     vulputate hendrerit lobortis convallis blandit condimentum facilisis fermentum gravida iaculis imperdiet
     lacinia laoreet metus molestie nullam pharetra pulvinar rhoncus scelerisque tellus tempus tincidunt
-    varius venenatis vehicula euismod efficitur elementum congue commodo auctor at a""".split()
+    varius venenatis vehicula euismod efficitur elementum congue commodo auctor at a
+    sed ut perspiciatis unde omnis iste natus error voluptatem accusantium doloremque laudantium totam rem
+    aperiam eaque ipsa quae ab illo inventore veritatis quasi architecto beatae vitae dicta explicabo nemo
+    ipsam quia voluptas aspernatur aut odit fugit consequuntur magni dolores eos ratione sequi nesciunt neque
+    porro quisquam dolorem adipisci numquam eius modi tempora incidunt magnam quaerat voluptatem minima
+    nostrum exercitationem ullam corporis suscipit laboriosam aliquid commodi consequatur autem vel eum iure
+    quam nihil molestiae illum quo voluptatum deleniti atque corrupti quos quas molestias excepturi
+    occaecati cupiditate provident similique mollitia animi dolorum fuga harum quidem rerum facilis expedita
+    distinctio nam libero tempore cum soluta nobis eligendi optio cumque impedit minus maxime placeat facere
+    possimus assumenda repellendus temporibus quibusdam officiis debitis necessitatibus saepe eveniet
+    voluptates repudiandae recusandae itaque earum hic tenetur sapiente delectus reiciendis voluptatibus
+    maiores alias perferendis doloribus asperiores repellat accusamus iusto odio dignissimos ducimus
+    blanditiis praesentium fugiat quo doloremque alias ipsum sint iste dicta vero velit""".split()
 )
 WORD = re.compile(r"[^\W\d_]+")
 
