@@ -1,6 +1,7 @@
 """Boilerplate-only pages: navigation, cookie banners, sign-in prompts and legal footers with no
-content of their own. HTML extraction already removes these around a page's main content; this
-rule catches the pages (and exports) where nothing else was left."""
+content of their own, and pages that are nothing but a list of links (a table of contents, a
+sidebar of function names). HTML extraction already removes these around a page's main content;
+this rule catches the pages (and exports) where nothing else was left."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ CHROME = re.compile(
     r"|show source|edit (?:this|on) |this page|^\s*(?:index|modules|next|previous|up|top)\s*$",
     re.I,
 )
+ALPHABETIC = re.compile(r"[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
+LETTER = re.compile(r"[^\W\d_]")
+SENTENCE_END = re.compile(r"[.!?:;,=]\s*$")
 CRUMB = re.compile(r"[|»›]\s*$|^\s*[|«‹]")  # a breadcrumb or menu fragment: ends in a separator
 MENU = re.compile(r"^\s*(?:[^|•·»/]{1,30}[|•·»/]){2,}[^|•·»/]{0,30}$")  # Home | Products | Contact
 
@@ -50,6 +54,20 @@ class BoilerplateConfig(Section):
         description="A page with at least this share of its characters in prose lines is content, however much "
         "chrome surrounds it.",
     )
+    min_list_lines: int = Field(default=12, ge=1, description="A page of links needs at least this many lines.")
+    max_link_words: int = Field(
+        default=5, ge=1, description="A link line: this many words or fewer, no end punctuation."
+    )
+    min_link_share: float = Field(
+        default=0.85,
+        ge=0.0,
+        le=1.0,
+        description="Share of lines that are link lines, at least, in a page with almost no prose (below): a "
+        "page of links (labelled set: 18 of 44 boilerplate pages, no genuine document).",
+    )
+    max_list_prose_share: float = Field(
+        default=0.15, ge=0.0, le=1.0, description="A page of links has less than this share of prose characters."
+    )
 
 
 def chrome_share(text: str, max_words: int) -> float:
@@ -69,11 +87,26 @@ def prose_share(text: str, words: int) -> float:
     return sum(len(line) for line in lines if len(line.split()) >= words) / chars if chars else 0.0
 
 
+def link_list(text: str, cfg: BoilerplateConfig) -> bool:
+    """A page of short unpunctuated lines in an alphabetic script (in Han or kana text a line of
+    one "word" is a sentence), with next to no prose."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    letters = len(LETTER.findall(text))
+    if len(lines) < cfg.min_list_lines or not letters or len(ALPHABETIC.findall(text)) / letters < 0.5:
+        return False
+    links = sum(
+        len(line.split()) <= cfg.max_link_words and not SENTENCE_END.search(line) and not line[:1].isspace()
+        for line in lines
+    )
+    return links / len(lines) >= cfg.min_link_share and prose_share(text, cfg.prose_words) < cfg.max_list_prose_share
+
+
 def boilerplate(text: str, cfg: BoilerplateConfig) -> bool:
-    return (
+    chrome = (
         chrome_share(text, cfg.max_line_words) > cfg.max_chrome_share
         and prose_share(text, cfg.prose_words) < cfg.min_prose_share
     )
+    return chrome or link_list(text, cfg)
 
 
 def boilerplate_filter(shard: pl.DataFrame, cfg: BoilerplateConfig) -> StepResult:
@@ -82,6 +115,6 @@ def boilerplate_filter(shard: pl.DataFrame, cfg: BoilerplateConfig) -> StepResul
     fails = pl.Series([boilerplate(t, cfg) for t in shard["text"]])
     detail = (
         f"chrome lines > clean.boilerplate.max_chrome_share = {cfg.max_chrome_share} and prose < "
-        f"clean.boilerplate.min_prose_share = {cfg.min_prose_share}"
+        f"clean.boilerplate.min_prose_share = {cfg.min_prose_share}, or a page of links"
     )
     return apply_rules(shard, [("boilerplate_only", fails, detail)])

@@ -27,6 +27,8 @@ LOG_LINE = re.compile(
     r"|\d{2}:\d{2}:\d{2}[.,]\d+"  # 14:03:11.123
     r"|(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT)\b[\]:]?"  # a level first
     r"|<IP_ADDRESS> - \S+ \["  # an access log line after PII redaction
+    r"|[\w.-]+:? \d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"  # a program, then the time
+    r"|\d+ (?:silly|verbose|timing|http|info|notice|warn|error)\b"  # npm's numbered debug log
     r")"
 )
 

@@ -2,7 +2,8 @@
 could not put back (normalization repairs what it can before this rule looks). Its marks are
 character sequences that no language writes: ftfy's badness counts those of the Windows and
 Latin code pages (Ã©, â€™, ...), and words that mix scripts or box-drawing characters with
-letters are the marks of the others (KOI8-R's 'cafц╘', ISO 8859-7's 'cafΓ©')."""
+letters are the marks of the others (KOI8-R's 'cafц╘', ISO 8859-7's 'cafΓ©'); U+FFFD marks a byte
+that a lossy decode threw away (no genuine document of the labelled set holds one)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def mixed_words(text: str) -> int:
 
 
 def marks_per_1000(text: str) -> float:
-    return 1000.0 * (badness(text) + mixed_words(text)) / len(text) if text else 0.0
+    """ftfy's badness, mixed-script words and U+FFFD (a byte lost to a lossy decode) per 1,000 characters."""
+    return 1000.0 * (badness(text) + mixed_words(text) + text.count("\ufffd")) / len(text) if text else 0.0
 
 
 def mojibake_filter(shard: pl.DataFrame, cfg: MojibakeConfig) -> StepResult:
