@@ -17,8 +17,10 @@ REASONS = {"machine_log": "mostly lines that start with a timestamp or a log lev
 FIRST_WORD = re.compile(r"[A-Za-z][\w-]*")
 
 MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# Anchored, with one unambiguous run of leading blanks: "\s*\[?\s*" split a line of blanks between
+# its two runs in n^2 ways per start, which held a worker for hours on one long line.
 LOG_LINE = re.compile(
-    r"\s*\[?\s*(?:"
+    r"^\s*+(?:\[\s*+)?(?:"
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"  # ISO 8601: 2024-05-02T14:03 or 2024-05-02 14:03
     r"|\d{4}/\d{2}/\d{2} \d{2}:\d{2}"  # 2024/05/02 14:03
     r"|" + MONTH + r" {1,2}\d{1,2} \d{2}:\d{2}:\d{2}"  # syslog: May  2 14:03:11
@@ -48,6 +50,9 @@ class LogsConfig(Section):
     min_template_lines: int = Field(
         default=8, ge=1, description="Documents with fewer lines are not judged by template."
     )
+    min_numbered_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Templated lines count as a log when this share holds a digit."
+    )
     max_template_share: float = Field(
         default=0.85,
         ge=0.0,
@@ -69,7 +74,11 @@ def machine_log(text: str, cfg: LogsConfig) -> bool:
     if lines >= cfg.min_lines and share > cfg.max_log_share:
         return True
     rows = [line for line in text.split("\n") if line.strip()]
-    return len(rows) >= cfg.min_template_lines and template_share(rows) > cfg.max_template_share
+    if len(rows) < cfg.min_template_lines or template_share(rows) <= cfg.max_template_share:
+        return False
+    # Programs number what they report (versions, ids, sizes); reference pages that repeat a type
+    # name at the start of each line ("PyObject* PyNumber_Add(...)") mostly do not.
+    return sum(any(c.isdigit() for c in row) for row in rows) / len(rows) >= cfg.min_numbered_share
 
 
 def log_share(text: str) -> tuple[int, float]:

@@ -31,8 +31,13 @@ class SpamConfig(Section):
         "not counted as it has 3 letters only in English, where it stays near 0.07).",
     )
     min_distinct_share: float = Field(
-        default=0.15, ge=0.0, le=1.0, description="Distinct words per word, at least (prose: 0.4 or more)."
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Distinct words per word, at least, in documents of up to max_words_for_distinct words "
+        "(prose: 0.4 or more; the share falls as a document grows, so a long manual is not judged by it).",
     )
+    max_words_for_distinct: int = Field(default=1000, ge=1, description="Longer documents: top word share only.")
 
 
 def spam_measures(text: str) -> tuple[int, float, float]:
@@ -49,7 +54,10 @@ def spam_filter(shard: pl.DataFrame, cfg: SpamConfig) -> StepResult:
     measured = [spam_measures(t) for t in shard["text"]]
     fails = pl.Series(
         [
-            n >= cfg.min_words and (top > cfg.max_top_word_share or distinct < cfg.min_distinct_share)
+            n >= cfg.min_words
+            and (
+                top > cfg.max_top_word_share or (n <= cfg.max_words_for_distinct and distinct < cfg.min_distinct_share)
+            )
             for n, top, distinct in measured
         ]
     )
