@@ -2,7 +2,10 @@
 
 Any failure to read a file, expected (corrupt, wrong type, too large) or not (a reader bug), is
 caught here per file and becomes a quarantined ledger row with the error text: one bad file never
-stops a run and never disappears.
+stops a run and never disappears. A shard's files are read in a helper process watched against
+ingest.limits (readers/limits.py), so a file that would take too long or too much memory, or that
+crashes a C parser, is quarantined (extraction_timeout, extraction_memory, extraction_crashed) and
+the shard goes on.
 
 A document's source_uri is the file's URI, with a fragment for what inside the file it is: a row of
 a tabular file (`tickets.csv#row=3`), an e-mail's attachment (`mail.eml#attachment=offer.pdf`), or a
@@ -12,6 +15,8 @@ attachment's own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import fsspec
 import polars as pl
@@ -24,6 +29,7 @@ from forge_core.io.sources import Fingerprint
 from forge_core.io.workspace import Workspace
 from forge_core.readers.dispatch import ReadConfig, format_of, read_records
 from forge_core.readers.extracted import Record, Unreadable
+from forge_core.readers.limits import HelperFailed, Watchdog
 from forge_core.schema import INGESTED, LEDGER_PART
 from forge_core.section import MiB
 
@@ -74,8 +80,13 @@ def _size(rec: Record, text: str, file_size: int) -> int:
     return rec.attachment.bytes if rec.attachment else file_size
 
 
-def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict]]:
-    """Documents and quarantine rows from one source file."""
+def read_file(
+    fp: Fingerprint, cfg: IngestConfig, read: Callable[[str, bytes, IngestConfig], list[Record]] = read_records
+) -> tuple[list[dict], list[dict]]:
+    """Documents and quarantine rows from one source file.
+
+    read: how its bytes become records; ingest_shard's reads in the watched helper process.
+    """
     uri, sha = fp.uri, fp.raw_sha256 or ""
     fmt = format_of(uri)
     if fp.raw_sha256 is None:
@@ -86,9 +97,11 @@ def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict
     try:
         with fsspec.open(uri, "rb") as f:
             data = f.read()
-        records = read_records(uri, data, cfg)
+        records = read(uri, data, cfg)
     except Unreadable as e:
         return [], [_quarantine(uri, sha, fp.size, e.reason, e.detail)]
+    except HelperFailed:
+        raise  # the machine's fault, not the file's: the shard fails and is redone, not reused
     except Exception as e:  # a reader bug or an OS error must still end in the ledger
         return [], [_quarantine(uri, sha, fp.size, f"unreadable_{fmt}", f"{type(e).__name__}: {e}")]
 
@@ -124,10 +137,17 @@ def read_file(fp: Fingerprint, cfg: IngestConfig) -> tuple[list[dict], list[dict
 def ingest_shard(ws: Workspace, folder: str, files: list[Fingerprint], cfg: IngestConfig) -> ShardCounts:
     docs: list[dict] = []
     quarantined: list[dict] = []
-    for fp in files:
-        d, q = read_file(fp, cfg)
-        docs.extend(d)
-        quarantined.extend(q)
+    # The helper is handed what the readers take, so it never imports the rest of ingest (pyarrow).
+    read_cfg = ReadConfig.model_validate(cfg.model_dump(include=set(ReadConfig.model_fields)))
+    with Watchdog(cfg.limits, preload=(read_records.__module__,)) as watchdog:
+
+        def read(uri: str, data: bytes, _: IngestConfig) -> list[Record]:
+            return watchdog.call(read_records, uri, data, read_cfg)
+
+        for fp in files:
+            d, q = read_file(fp, cfg, read)
+            docs.extend(d)
+            quarantined.extend(q)
     frame = pl.DataFrame(docs, schema=pl.Schema(pl.from_arrow(INGESTED.empty_table()).schema))
     ledger = pl.DataFrame(quarantined, schema=pl.Schema(pl.from_arrow(LEDGER_PART.empty_table()).schema))
     write_shard(ws, docs_file(folder), frame, INGESTED)

@@ -18,6 +18,7 @@ from pydantic import Field
 from forge_core.readers.docx import read_docx
 from forge_core.readers.extracted import AttachedFile, Attachment, Record, Unreadable
 from forge_core.readers.html import read_html
+from forge_core.readers.limits import LimitsConfig
 from forge_core.readers.mail import EmailConfig, read_eml
 from forge_core.readers.pdf import read_pdf
 from forge_core.readers.tabular import read_csv, read_jsonl, read_parquet
@@ -34,9 +35,10 @@ class ExtractConfig(Section):
 
 
 class ReadConfig(Section):
-    """What the readers take from the ingest config (forge_core.ingest.IngestConfig adds its limits)."""
+    """What the readers take from the ingest config (forge_core.ingest.IngestConfig adds the rest)."""
 
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     text_columns: list[str] = Field(
         default=["text", "body", "content"],
@@ -51,8 +53,18 @@ Reader = Callable[[bytes, ReadConfig], list[Record]]
 def read_email(data: bytes, cfg: ReadConfig) -> list[Record]:
     """The e-mail's text, then (with ingest.extract.email.attachments) each attachment's records."""
     rules = cfg.extract.email
-    record, files = read_eml(data, rules, html_tables=cfg.extract.html_tables, attachments=rules.attachments)
+    record, files = read_eml(
+        data,
+        rules,
+        html_tables=cfg.extract.html_tables,
+        attachments=rules.attachments,
+        html_max_depth=cfg.limits.html_max_depth,
+    )
     return [record, *(r for file in files for r in read_attachment(file, cfg))]
+
+
+def _html(data: bytes, cfg: ReadConfig) -> list[Record]:
+    return read_html(data, tables=cfg.extract.html_tables, max_depth=cfg.limits.html_max_depth)
 
 
 READERS: dict[str, tuple[str, Reader]] = {
@@ -61,11 +73,11 @@ READERS: dict[str, tuple[str, Reader]] = {
     ".md": ("markdown", lambda data, cfg: read_text(data)),
     ".markdown": ("markdown", lambda data, cfg: read_text(data)),
     ".rst": ("rst", lambda data, cfg: read_text(data)),
-    ".html": ("html", lambda data, cfg: read_html(data, tables=cfg.extract.html_tables)),
-    ".htm": ("html", lambda data, cfg: read_html(data, tables=cfg.extract.html_tables)),
-    ".xhtml": ("html", lambda data, cfg: read_html(data, tables=cfg.extract.html_tables)),
-    ".pdf": ("pdf", lambda data, cfg: read_pdf(data)),
-    ".docx": ("docx", lambda data, cfg: read_docx(data, tables=cfg.extract.docx_tables)),
+    ".html": ("html", lambda data, cfg: _html(data, cfg)),
+    ".htm": ("html", lambda data, cfg: _html(data, cfg)),
+    ".xhtml": ("html", lambda data, cfg: _html(data, cfg)),
+    ".pdf": ("pdf", lambda data, cfg: read_pdf(data, cfg.limits)),
+    ".docx": ("docx", lambda data, cfg: read_docx(data, tables=cfg.extract.docx_tables, limits=cfg.limits)),
     ".eml": ("email", read_email),
     ".jsonl": ("jsonl", lambda data, cfg: read_jsonl(data, cfg.text_columns)),
     ".ndjson": ("jsonl", lambda data, cfg: read_jsonl(data, cfg.text_columns)),
@@ -115,5 +127,11 @@ def read_attachment(file: AttachedFile, cfg: ReadConfig) -> list[Record]:
 
 def _email_text(data: bytes, cfg: ReadConfig) -> list[Record]:
     """An attached e-mail's text only: its own attachments would need a nested URI scheme."""
-    record, _ = read_eml(data, cfg.extract.email, html_tables=cfg.extract.html_tables, attachments=False)
+    record, _ = read_eml(
+        data,
+        cfg.extract.email,
+        html_tables=cfg.extract.html_tables,
+        attachments=False,
+        html_max_depth=cfg.limits.html_max_depth,
+    )
     return [record]

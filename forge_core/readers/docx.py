@@ -6,13 +6,18 @@ import io
 import zipfile
 
 from forge_core.readers.extracted import Record, Unreadable
+from forge_core.readers.limits import LimitsConfig, check_zip
 
 
-def read_docx(data: bytes, tables: bool = True) -> list[Record]:
-    """Paragraphs and tables in document order, a blank line between them; a table row per line."""
+def read_docx(data: bytes, tables: bool = True, limits: LimitsConfig | None = None) -> list[Record]:
+    """Paragraphs and tables in document order, a blank line between them; a table row per line.
+
+    A .docx is a zip archive: its inflated size is checked against ingest.limits before it is opened.
+    """
     import docx
     from docx.table import Table
 
+    check_zip(data, limits or LimitsConfig(), "docx file")
     try:
         document = docx.Document(io.BytesIO(data))
     except zipfile.BadZipFile:

@@ -15,6 +15,9 @@ class Unreadable(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):  # pickled whole, so that it crosses from the reading helper process (limits.py)
+        return (Unreadable, (self.reason, self.detail))
+
 
 @dataclass(frozen=True)
 class Attachment:

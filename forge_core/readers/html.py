@@ -1,5 +1,12 @@
 """HTML to text: the main content of a page (trafilatura), without navigation, headers, footers
-and sidebars; BeautifulSoup for fragments in which trafilatura finds no main content."""
+and sidebars; BeautifulSoup for fragments in which trafilatura finds no main content.
+
+A page nested deeper than ingest.limits.html_max_depth is quarantined (html_too_deep), not
+flattened: lxml, which trafilatura parses with, drops everything below depth 256 without a word,
+and no page a person wrote nests that deep (generated or hostile markup does). The fallback walks
+its tree in one explicit loop, linear in the page, so no nesting reaches Python's recursion limit;
+the walk over trafilatura's XML recurses, but lxml never builds that tree deeper than 256.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +20,48 @@ from forge_core.readers.extracted import Record, Unreadable
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 
-def read_html(data: bytes, tables: bool = True) -> list[Record]:
+def read_html(data: bytes, tables: bool = True, max_depth: int | None = None) -> list[Record]:
     """The page's main content; NUL bytes mean a binary file, unless a UTF-16 BOM explains them."""
     if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise Unreadable("binary_content", "NUL bytes in an HTML file")
-    return [Record(html_to_text(data, tables=tables))]
+    return [Record(html_to_text(data, tables=tables, max_depth=max_depth))]
 
 
-def html_to_text(markup: str | bytes, *, tables: bool = True) -> str:
+def check_depth(markup: str | bytes, max_depth: int) -> None:
+    """Unreadable(html_too_deep) when elements nest deeper than max_depth; one streaming pass of lxml.
+
+    huge_tree lifts libxml2's own cut at depth 256 (to 2048), so the depth is seen past it.
+    """
+    from lxml import etree
+
+    parser = etree.HTMLPullParser(events=("start", "end"), huge_tree=True)
+    depth = 0
+    step = 1 << 16
+    for i in range(0, max(len(markup), 1), step):
+        parser.feed(markup[i : i + step])
+        for event, element in parser.read_events():
+            if event == "end":
+                depth -= 1
+                element.clear()  # only the depth is wanted: the tree is not kept
+                continue
+            depth += 1
+            if depth > max_depth:
+                raise Unreadable(
+                    "html_too_deep", f"elements nest deeper than ingest.limits.html_max_depth = {max_depth}"
+                )
+
+
+def html_to_text(markup: str | bytes, *, tables: bool = True, max_depth: int | None = None) -> str:
     """The page's main content without its chrome (navigation, header, footer, sidebars, scripts).
 
     trafilatura finds the main content by its text density and structure, which works on pages that
     do not mark their chrome with <nav>/<header>/<footer> (Sphinx, wikis, CMS exports). It finds
     nothing in fragments and some tiny pages; those fall back to the tag-based extraction. Headings,
     paragraphs, list items and code blocks are separated by blank lines; a table row is one line.
+    max_depth: see check_depth (None: not checked).
     """
+    if max_depth is not None:
+        check_depth(markup, max_depth)
     try:
         text = trafilatura_text(markup, tables)
     except Exception:  # a heuristic that fails on a page; the tags still tell what its content is
@@ -152,7 +186,8 @@ def _squash(text: str | None) -> str:
 def _tidy(pieces: list[str]) -> list[str]:
     """One paragraph from inline pieces, or none; without the permalink sign (¶) that Sphinx and other
     generators put after headings and API names."""
-    text = re.sub(r" *\n *", "\n", re.sub(r" {2,}", " ", "".join(pieces))).strip().removesuffix("¶").rstrip()
+    lines = re.sub(r" {2,}", " ", "".join(pieces)).split("\n")  # split, not re.sub(" *\n *"): linear
+    text = "\n".join(line.strip(" ") for line in lines).strip().removesuffix("¶").rstrip()
     return [text] if text else []
 
 
@@ -166,19 +201,35 @@ BLOCK_TAGS = [
 def soup_text(markup: str | bytes, tables: bool = True) -> str:
     """The content by its tags: without the chrome elements, from <main>, <article> or <body>.
 
-    Block elements become line breaks, inline ones do not, so sentences stay whole.
+    Block elements become line breaks, inline ones do not, so sentences stay whole; a table cell is
+    followed by " | ". One walk with an explicit stack writes the text out (inserting the breaks into
+    the tree instead walked it once per insertion: quadratic in the page).
     """
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, CData, NavigableString
 
     soup = BeautifulSoup(markup, "lxml")
     for tag in soup(CHROME_TAGS if tables else [*CHROME_TAGS, "table"]):
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
-    for br in root.find_all("br"):
-        br.replace_with("\n")
-    for block in root.find_all(BLOCK_TAGS):
-        block.insert_before("\n")
-        block.insert_after("\n")
-    for cell in root.find_all(["td", "th"]):
-        cell.insert_after(" | ")
-    return root.get_text().strip()
+    blocks = set(BLOCK_TAGS)
+    out: list[str] = []
+    stack: list = list(reversed(root.contents))  # nodes to visit, and the text that ends an element
+    while stack:
+        node = stack.pop()
+        if type(node) is str:  # an end marker pushed below (bs4's strings are NavigableString)
+            out.append(node)
+        elif isinstance(node, NavigableString):
+            if type(node) in (NavigableString, CData):  # what get_text() takes: no comments, no doctype
+                out.append(node)
+        elif node.name == "br":
+            out.append("\n")
+        else:
+            if node.name in blocks:
+                out.append("\n")
+            end = "\n" if node.name in blocks else ""
+            if node.name in ("td", "th"):
+                end += " | "
+            if end:
+                stack.append(end)
+            stack.extend(reversed(node.contents))
+    return "".join(out).strip()

@@ -24,9 +24,11 @@ from forge_core.section import Section
 QUOTE_MARK = "<QUOTE>"
 # "On Tue, 12 Mar 2024 at 09:14, Marta Ruiz <m.ruiz@example.com> wrote:"; the digit (of the date)
 # keeps an ordinary sentence such as "On balance, the team wrote:" from counting as one.
-ATTRIBUTION = re.compile(r"On\s(?=.*\d).{0,300}\swrote:")
-ORIGINAL_MESSAGE = re.compile(r"-{2,}\s*Original Message\s*-{2,}", re.IGNORECASE)
-FORWARD_SUBJECT = re.compile(r"\s*fwd?\s*:", re.IGNORECASE)  # "FW:", "Fwd:"
+# Each is anchored (^) to where it is matched, so a search through a long line costs one attempt, not
+# one per position (a line of 100k "On " would otherwise scan to its end from each).
+ATTRIBUTION = re.compile(r"^On\s(?=.*\d).{0,300}\swrote:")
+ORIGINAL_MESSAGE = re.compile(r"^-{2,}\s*Original Message\s*-{2,}", re.IGNORECASE)
+FORWARD_SUBJECT = re.compile(r"^\s*fwd?\s*:", re.IGNORECASE)  # "FW:", "Fwd:"
 SIGNATURE_SEPARATORS = ("-- ", "--")  # RFC 3676's "-- ", and the same with its space trimmed
 
 
@@ -44,13 +46,20 @@ class EmailConfig(Section):
 
 
 def read_eml(
-    data: bytes, rules: EmailConfig, *, html_tables: bool = True, attachments: bool = True
+    data: bytes,
+    rules: EmailConfig,
+    *,
+    html_tables: bool = True,
+    attachments: bool = True,
+    html_max_depth: int | None = None,
 ) -> tuple[Record, list[AttachedFile]]:
     """The e-mail's text, and (with attachments) its attached files for the dispatcher to read."""
     try:
         msg = email.message_from_bytes(data, policy=email.policy.default)
         body_part = msg.get_body(preferencelist=("plain", "html"))
-        text = email_text(msg, body_part, rules, html_tables)
+        text = email_text(msg, body_part, rules, html_tables, html_max_depth)
+    except Unreadable:
+        raise  # an HTML body over ingest.limits says so itself
     except Exception as e:
         raise Unreadable("unreadable_email", f"{type(e).__name__}: {e}") from None
     if not text and not msg.keys():
@@ -62,7 +71,13 @@ def read_eml(
     return Record(text), files
 
 
-def email_text(msg: EmailMessage, body_part: EmailMessage | None, rules: EmailConfig, html_tables: bool = True) -> str:
+def email_text(
+    msg: EmailMessage,
+    body_part: EmailMessage | None,
+    rules: EmailConfig,
+    html_tables: bool = True,
+    html_max_depth: int | None = None,
+) -> str:
     """'Subject: ...' and 'Date: ...' lines, a blank line, then the body with the configured rules.
 
     The subject often says what the message is about better than its body; the date places it in
@@ -74,7 +89,7 @@ def email_text(msg: EmailMessage, body_part: EmailMessage | None, rules: EmailCo
     if body_part is not None:
         content = body_part.get_content()
         if body_part.get_content_subtype() == "html":
-            content = html_to_text(content, tables=html_tables)
+            content = html_to_text(content, tables=html_tables, max_depth=html_max_depth)
         body = apply_email_rules(content, rules, forward=bool(FORWARD_SUBJECT.match(subject)))
     if not headers:
         return body

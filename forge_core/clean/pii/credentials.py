@@ -12,7 +12,9 @@ from forge_core.clean.pii.spans import starts_word
 PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 # A truncated block (no END line): the header and the base64 or "Header: value" lines right after it.
-PRIVATE_KEY_BODY = re.compile(r"(?:(?:\\n|\s)+(?:[A-Za-z-]+: [^\n]{1,80}|[A-Za-z0-9+/=.]{16,}))+")
+# Not started inside a run of blanks, and the blanks taken whole (neither body line starts with one):
+# otherwise each position of a long blank run is a new start that scans the run again (n^2).
+PRIVATE_KEY_BODY = re.compile(r"(?<!\s)(?<!\\n)(?:(?:\\n|\s)++(?:[A-Za-z-]+: [^\n]{1,80}|[A-Za-z0-9+/=.]{16,}))+")
 
 # (regex, the group that is secret, substrings one of which must be present, look in the lowercased text).
 # A whole-token pattern (group 0) must also start a word; for key = value shapes only the value is
@@ -30,7 +32,8 @@ TOKENS = [
     (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,120}"), 0, ("hooks.slack.com",), False),
     (re.compile(r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}\b"), 0, ("k_live_", "k_test_"), False),  # Stripe
     (re.compile(r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0, ("AIza",), False),  # Google API key
-    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), 0, ("eyJ",), False),  # JWT
+    # JWT; its header and payload bounded (real ones are far shorter), so a run of "eyJ-eyJ-..." is not n^2.
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,1024}\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]*"), 0, ("eyJ",), False),
     (re.compile(r"(?i)bearer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1, ("bearer",), True),
     (re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?basic\s+([A-Za-z0-9+/]{8,}={0,2})"), 1, ("basic",), True),
     (
