@@ -188,11 +188,16 @@ def test_each_stage_publishes_its_counts_to_the_prefect_ui(result):
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     async def latest(key: str):
+        # The newest by creation time: the test database holds every module's runs, and an id sort
+        # puts them in no useful order.
         async with get_client() as client:
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-        return found[-1] if found else None
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
+            )
+        return found[0] if found else None
 
     for stage in ("ingest", "clean", "dedup"):
         artifact = asyncio.run(latest(f"{stage}-counts"))
