@@ -19,6 +19,13 @@ def test_unicode_and_whitespace_are_normalized():
     assert text == "Café au lait\n\nzerowidth end"
 
 
+def test_indentation_is_kept_while_spaces_inside_lines_collapse():
+    """Code, YAML and nested lists mean their indentation: only runs inside a line collapse."""
+    source = "Example:\n\ndef f(x):\n    if x:   # comment\n\treturn  x\n    \n  - key:  value"
+    [text], _ = clean([source], length={"min_words": 0})
+    assert text == "Example:\n\ndef f(x):\n    if x: # comment\n\treturn x\n\n  - key: value"
+
+
 def test_nfkc_folds_compatibility_characters():
     [text], _ = clean(["ﬁle №5"], length={"min_words": 0}, normalize={"unicode_form": "NFKC"})
     assert text == "file No5"

@@ -57,6 +57,40 @@ CHROME = (
 MASH = "asdfgh qwrtzp sdfkjh lkjhgf mnbvcx zxcvbnm wrtzpl dfghjk qwrtyp lkjhgf"
 # UTF-8 read as KOI8-R: ftfy cannot undo it (its repairs cover the Windows and Latin code pages).
 MOJIBAKE = "The café on site reopens Monday's shift; über ändern, Größe. Привет, как дела?".encode().decode("koi8_r")
+# Every character of a passage shuffled: real letter frequencies and word lengths, no words.
+SHUFFLED = "".join(random.Random(3).sample(DESIGN_DOC.split("\n\n")[1] * 3, len(DESIGN_DOC.split("\n\n")[1]) * 3))
+FOOTER = """Navigation
+index
+modules |
+next |
+Acme Manuals »
+Uploader »
+Retry policy
+© Copyright 2001-2024, Acme Corporation.
+This page is licensed under the Acme Documentation License Version 2.
+Examples, recipes, and other code in the documentation are additionally licensed under the Zero Clause BSD License.
+Last updated on May 07, 2024.
+Created using Sphinx 5.3.0."""
+TEST_LOG = "\n".join(f"Passed: compiler/arraycopy/Test{name}.java" for name in ("Clone", "Copy", "Loop", "Eliminate"))
+APT_LOG = "\n".join(
+    f"Preparing to unpack .../{i:02d}-lib{name}_1.{i}-2_amd64.deb ...\nUnpacking lib{name} (1.{i}-2) ...\n"
+    f"Setting up lib{name}:amd64 (1.{i}-2) ..."
+    for i, name in enumerate(["ssl3", "uuid1", "zstd1", "xml2", "ffi8"])
+)
+# An API page lists its functions one per line, each with a sentence: a person wrote it.
+API_PAGE = "The module exposes the tables of RFC 3454 as functions, not as data structures.\n\n" + "\n".join(
+    f"stringprep.in_table_{t}(code)\nDetermine whether code is in table {t.upper()} of the RFC, as defined there."
+    for t in ("a1", "b1", "c11", "c12", "c21", "c22", "c3", "c4")
+)
+FILES_SECTION = """FILES
+/var/run/utmp
+    List of current login sessions.
+/etc/passwd
+    User account information.
+$HOME/.hushlogin
+    Suppress printing of system messages.
+/usr/share/man/index.(bt|db|dir|pag)
+    A traditional global index database cache."""
 REPORT = "Q3 revenue was 4.2 million, up 12% on Q2; margins held at 31% and the backlog reached 1,240 units."
 
 
@@ -79,6 +113,10 @@ def outcome(text: str) -> tuple[str, str | None]:
         (SPAM, "keyword_spam"),
         (CHROME, "boilerplate_only"),
         (MASH, "gibberish"),
+        (SHUFFLED, "gibberish"),
+        (FOOTER, "boilerplate_only"),
+        (TEST_LOG, "machine_log"),
+        (APT_LOG, "machine_log"),
         (MOJIBAKE, "mojibake"),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None,
@@ -98,6 +136,8 @@ def test_each_kind_of_junk_is_dropped_with_its_own_reason(text, reason):
         "Можете ли вы прислать сертификат калибровки для датчиков, отправленных на прошлой неделе?",
         "当社の品質方針は、すべての製品が出荷前に校正されることを求めています。",
         "Can you send me the Q3 deck before the call?",
+        API_PAGE,  # one line per function, each explained in a sentence
+        FILES_SECTION,  # paths are not menus, "$HOME" and "login" are not site chrome
     ],
 )
 def test_genuine_documents_that_look_like_junk_are_kept(text):

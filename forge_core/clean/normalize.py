@@ -31,7 +31,8 @@ class NormalizeConfig(Section):
     """Unicode, control characters, whitespace and line breaks.
 
     Mojibake repaired with ftfy (only in documents that show its marks), Unicode NFC or NFKC,
-    control and zero-width characters removed, spaces collapsed, at most `max_blank_lines` blank lines.
+    control and zero-width characters removed, spaces inside lines collapsed (indentation kept),
+    at most `max_blank_lines` blank lines.
     """
 
     unicode_form: Literal["NFC", "NFKC"] = Field(
@@ -39,7 +40,10 @@ class NormalizeConfig(Section):
     )
     fix_mojibake: bool = Field(default=True, description="Repair mis-decoded text (ftfy), e.g. 'cafÃ©' -> 'café'.")
     remove_control: bool = Field(default=True, description="Remove control and zero-width characters.")
-    collapse_spaces: bool = Field(default=True, description="Runs of spaces and tabs become one space.")
+    collapse_spaces: bool = Field(
+        default=True,
+        description="Runs of spaces and tabs inside a line become one space; a line's indentation is kept.",
+    )
     max_blank_lines: int = Field(default=1, ge=0, description="Blank lines kept in a row (paragraph breaks).")
 
 
@@ -59,12 +63,10 @@ def normalize_text(shard: pl.DataFrame, cfg: NormalizeConfig) -> StepResult:
     if cfg.remove_control:
         text = text.str.replace_all(INVISIBLE, "")
     text = text.str.replace_all(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000]", " ")  # exotic spaces
+    text = text.str.replace_all(r"(?m)[ \t]+$", "")  # trailing blanks; whitespace-only lines become blank
     if cfg.collapse_spaces:
-        text = text.str.replace_all(r"[ \t]+", " ")
-    text = text.str.replace_all(r"(?m)^[ \t]+$", "")  # whitespace-only lines are blank lines
-    text = text.str.replace_all(r"(?m)[ \t]+$", "")
-    if cfg.collapse_spaces:
-        text = text.str.replace_all(r"(?m)^ +", "")
+        # Inside a line only: the indentation at its start is the structure of code, YAML and lists.
+        text = text.str.replace_all(r"([^ \t\n])[ \t]+", "${1} ")
     text = text.str.replace_all(r"\n{" + str(cfg.max_blank_lines + 2) + ",}", "\n" * (cfg.max_blank_lines + 1))
     changed = shard.with_columns(text.str.strip_chars().alias("text"))
     return StepResult(kept=changed)

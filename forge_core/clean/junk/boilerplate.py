@@ -16,24 +16,43 @@ from forge_core.steps import StepResult, apply_rules
 REASONS = {"boilerplate_only": "nothing but navigation, cookie, sign-in and legal lines"}
 
 # Phrases of site chrome in the languages of data_samples and the common European ones.
+# Whole words only, never inside a name or path: "login1", "$HOME/.config" and "introspect" are not chrome.
 CHROME = re.compile(
-    r"cookie|privacy|terms of (?:use|service)|all rights reserved|©|\(c\) ?\d{4}|copyright|skip to"
+    r"(?<![\w$/.-])(?:"
+    r"cookies?|privacy|terms of (?:use|service)|all rights reserved|copyright \d{4}|skip to"
     r"|sign (?:in|up)|log ?in|log ?out|subscribe|newsletter|follow us|contact us|about us|sitemap|site map"
     r"|imprint|impressum|datenschutz|nutzungsbedingungen|mentions légales|politique de confidentialité"
-    r"|aviso legal|política de privacidad|accept all|back to top|powered by|home\b|menu\b|search\b"
+    r"|aviso legal|política de privacidad|accept all|back to top|powered by|created using|last updated on"
+    r"|found a bug|home|menu|search"
     r"|navigation|table of contents|previous (?:topic|page|chapter)|next (?:topic|page|chapter)|report a bug"
-    r"|show source|edit (?:this|on) |this page|^\s*(?:index|modules|next|previous|up|top)\s*$",
+    r"|show source|edit (?:this|on)|this page"
+    r")(?![\w/.-])|©|\(c\) ?\d{4}|^\s*(?:index|modules|next|previous|up|top)\s*$",
     re.I,
 )
 ALPHABETIC = re.compile(r"[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
 LETTER = re.compile(r"[^\W\d_]")
 SENTENCE_END = re.compile(r"[.!?:;,=]\s*$")
+# A footer's legal sentences are chrome however long they are, and never the page's prose.
+LEGAL = re.compile(
+    r"all rights reserved|©|\(c\) ?\d{4}|copyright (?:\d{4}|by|holder)|(?:is|are) (?:additionally )?licensed under"
+    r"|registered trademark|non-profit (?:corporation|organi[sz]ation)|please donate",
+    re.I,
+)
 CRUMB = re.compile(r"[|»›]\s*$|^\s*[|«‹]")  # a breadcrumb or menu fragment: ends in a separator
-MENU = re.compile(r"^\s*(?:[^|•·»/]{1,30}[|•·»/]){2,}[^|•·»/]{0,30}$")  # Home | Products | Contact
+# Menu separators; a slash only between blanks ("Home / Docs"), never inside a path (/etc/passwd).
+NOT_ITEM = re.compile(r"[/()=]")  # a menu holds names, not paths or expressions: index.(bt|db|dir|pag)
+SEPARATOR = re.compile(r"\s*[|•·»]\s*|\s+/\s+")
+
+
+def menu_line(line: str) -> bool:
+    """Home | Products | Contact: two or more separators between short items."""
+    items = SEPARATOR.split(line.strip())
+    return len(items) >= 3 and bool(items[0]) and all(len(item) <= 30 and not NOT_ITEM.search(item) for item in items)
 
 
 class BoilerplateConfig(Section):
-    """Boilerplate-only pages: site chrome (navigation, cookies, sign-in, legal) and nothing else."""
+    """Boilerplate-only pages: site chrome (navigation, cookies, sign-in, legal footers) and
+    nothing else, or a page of links."""
 
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
     max_line_words: int = Field(
@@ -75,7 +94,9 @@ def chrome_share(text: str, max_words: int) -> float:
     if not lines:
         return 0.0
     chrome = sum(
-        bool(MENU.match(line) or CRUMB.search(line)) or (len(line.split()) <= max_words and bool(CHROME.search(line)))
+        menu_line(line)
+        or bool(CRUMB.search(line) or LEGAL.search(line))
+        or (len(line.split()) <= max_words and bool(CHROME.search(line)))
         for line in lines
     )
     return chrome / len(lines)
@@ -84,7 +105,8 @@ def chrome_share(text: str, max_words: int) -> float:
 def prose_share(text: str, words: int) -> float:
     lines = [line for line in text.split("\n") if line.strip()]
     chars = sum(map(len, lines))
-    return sum(len(line) for line in lines if len(line.split()) >= words) / chars if chars else 0.0
+    prose = sum(len(line) for line in lines if len(line.split()) >= words and not LEGAL.search(line))
+    return prose / chars if chars else 0.0
 
 
 def link_list(text: str, cfg: BoilerplateConfig) -> bool:

@@ -27,9 +27,9 @@ class GeneratedCodeConfig(Section):
     """Minified and generated code: long unbroken lines, or a generator's DO-NOT-EDIT header."""
 
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
-    long_line_chars: int = Field(default=500, gt=0, description="A line this long or longer is a long line.")
+    long_line_chars: int = Field(default=200, gt=0, description="A line this long or longer is a long line.")
     min_long_share: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Share of characters in long lines at which a document is judged."
+        default=0.4, ge=0.0, le=1.0, description="Share of characters in long lines at which a document is judged."
     )
     max_space_share: float = Field(
         default=0.08,

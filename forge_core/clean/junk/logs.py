@@ -13,8 +13,14 @@ from pydantic import Field
 from forge_core.section import Section
 from forge_core.steps import StepResult, apply_rules
 
-REASONS = {"machine_log": "mostly lines that start with a timestamp or a log level, or with a few template words"}
+REASONS = {
+    "machine_log": "mostly lines that start with a timestamp or a log level, or templated lines naming files "
+    "and versions"
+}
 FIRST_WORD = re.compile(r"[A-Za-z][\w-]*")
+SENTENCE_END = re.compile(r"[.!?。！？]\s*$")
+# What a program names: a number, a path, a file name with its extension, a namespaced identifier.
+MACHINE_NAME = re.compile(r"\d|\w/\w|/\w|\w\.[a-z]{1,4}\b|\w[:_]\w")
 
 MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 # Anchored, with one unambiguous run of leading blanks: "\s*\[?\s*" split a line of blanks between
@@ -36,7 +42,8 @@ LOG_LINE = re.compile(
 
 
 class LogsConfig(Section):
-    """Machine logs: most lines stamped with a time, a level or a kernel clock."""
+    """Machine logs: most lines stamped with a time, a level or a kernel clock, or short lines
+    from a few templates that name files, versions and ids."""
 
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
     min_lines: int = Field(default=4, ge=1, description="Documents with fewer non-empty lines are not judged.")
@@ -48,25 +55,45 @@ class LogsConfig(Section):
         "log lines stays under it: its own sentences are the longer part).",
     )
     min_template_lines: int = Field(
-        default=8, ge=1, description="Documents with fewer lines are not judged by template."
+        default=4, ge=1, description="Documents with fewer lines are not judged by template."
     )
-    min_numbered_share: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Templated lines count as a log when this share holds a digit."
-    )
-    max_template_share: float = Field(
-        default=0.85,
+    min_machine_share: float = Field(
+        default=0.6,
         ge=0.0,
         le=1.0,
-        description="Share of lines that begin with one of the three most common first words, at most (labelled "
-        "set: genuine documents of 8+ lines at most 0.83; apt and dpkg logs 0.73 median, up to 1).",
+        description="Templated lines count as a log when at least this share names something only a program "
+        "names: a number, a path, a file name or an identifier ('debian:X.pem', 'compiler/Test.java').",
+    )
+    prose_words: int = Field(
+        default=8, ge=1, description="A line of this many words or more that ends a sentence (. ! ?) is prose."
+    )
+    max_prose_share: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Templated lines count as a log when less than this share of the characters is in prose "
+        "lines (an API page that lists its functions one per line opens with paragraphs).",
+    )
+    min_template_share: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Share of lines whose first word begins other lines too (2+ lines, 3+ in documents of 10 "
+        "lines or more), at least (labelled set: genuine documents at most 0.53; apt, dpkg and test logs 0.77 "
+        "or more).",
     )
 
 
 def template_share(lines: list[str]) -> float:
-    """Share of lines that begin with one of the three most common first words (a line must begin
-    with a word: bullets and indented lines are a person's lists and quotes)."""
-    firsts = Counter(m.group(0).lower() for line in lines if (m := FIRST_WORD.match(line)))
-    return sum(n for _, n in firsts.most_common(3)) / len(lines) if lines else 0.0
+    """Share of lines whose first word begins at least 2 lines (3 in a document of 10 lines or
+    more): "Unpacking", "Setting", "Passed:". A line must begin with a word: bullets and indented
+    lines are a person's lists and quotes."""
+    if not lines:
+        return 0.0
+    firsts = [m.group(0).lower() if (m := FIRST_WORD.match(line)) else None for line in lines]
+    counts = Counter(word for word in firsts if word)
+    repeats = 2 if len(lines) < 10 else 3
+    return sum(1 for word in firsts if word and counts[word] >= repeats) / len(lines)
 
 
 def machine_log(text: str, cfg: LogsConfig) -> bool:
@@ -74,11 +101,15 @@ def machine_log(text: str, cfg: LogsConfig) -> bool:
     if lines >= cfg.min_lines and share > cfg.max_log_share:
         return True
     rows = [line for line in text.split("\n") if line.strip()]
-    if len(rows) < cfg.min_template_lines or template_share(rows) <= cfg.max_template_share:
+    if len(rows) < cfg.min_template_lines or template_share(rows) < cfg.min_template_share:
         return False
-    # Programs number what they report (versions, ids, sizes); reference pages that repeat a type
-    # name at the start of each line ("PyObject* PyNumber_Add(...)") mostly do not.
-    return sum(any(c.isdigit() for c in row) for row in rows) / len(rows) >= cfg.min_numbered_share
+    # Programs report the things they handle (versions, ids, files, paths) in short lines; meeting
+    # notes that begin each paragraph with "What" are prose, and reference pages that repeat a type
+    # name ("PyObject* PyNumber_Add(...)") name no files.
+    chars = sum(map(len, rows))
+    prose = sum(len(row) for row in rows if len(row.split()) >= cfg.prose_words and SENTENCE_END.search(row)) / chars
+    named = sum(bool(MACHINE_NAME.search(row)) for row in rows) / len(rows)
+    return prose < cfg.max_prose_share and named >= cfg.min_machine_share
 
 
 def log_share(text: str) -> tuple[int, float]:
@@ -94,7 +125,7 @@ def logs_filter(shard: pl.DataFrame, cfg: LogsConfig) -> StepResult:
         return StepResult(kept=shard)
     fails = pl.Series([machine_log(t, cfg) for t in shard["text"]])
     detail = (
-        f"characters in log lines > clean.logs.max_log_share = {cfg.max_log_share}, or lines from three "
-        f"templates > clean.logs.max_template_share = {cfg.max_template_share}"
+        f"characters in log lines > clean.logs.max_log_share = {cfg.max_log_share}, or templated lines "
+        f">= clean.logs.min_template_share = {cfg.min_template_share}"
     )
     return apply_rules(shard, [("machine_log", fails, detail)])
