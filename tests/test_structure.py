@@ -184,6 +184,23 @@ def test_config_help_names_only_reasons_the_code_emits():
     assert not stale, stale
 
 
+def test_forge_init_says_where_every_filter_threshold_comes_from():
+    """Each rule that can drop a document carries a Numbers note naming, for each of its thresholds,
+    a paper, a recipe, the labelled set or a choice with its reason; `forge init` prints it."""
+    from forge_core.config import default_config_yaml
+
+    written = default_config_yaml()
+    for rule in RULES:
+        if not rule.reasons or rule.config is None:
+            continue  # normalization never drops
+        numbers = getattr(rule.config, "NUMBERS", None)
+        assert numbers, f"{rule.config.__name__} has no NUMBERS note"
+        assert f"# Numbers: {numbers}" in written, rule.name
+        thresholds = [n for n, f in rule.config.model_fields.items() if f.annotation in (int, float)]
+        named = {n for n in thresholds if re.search(rf"\b{n}\b", numbers)}
+        assert set(thresholds) <= named or "et al." in numbers, (rule.name, set(thresholds) - named)
+
+
 def test_cleaning_records_only_declared_reasons():
     from documents import doc_frame
 

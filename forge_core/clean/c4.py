@@ -37,6 +37,8 @@ class C4Config(Section):
     paragraph breaks); drops lorem ipsum, curly brackets, and documents left with too few sentences.
     """
 
+    NUMBERS = "Raffel et al. 2020 (C4), as datatrove's FineWeb recipe sets them."
+
     enabled: bool | None = Field(default=None, description=ENABLED)
     filter_no_terminal_punct: bool = Field(default=False, description="Remove lines not ending in . ! ? or a quote.")
     min_words_per_line: int = Field(default=3, ge=0, description="Remove lines with fewer words.")

@@ -28,6 +28,8 @@ class FineWebConfig(Section):
     Lines ending in punctuation, short lines, characters in repeated lines, newlines per word.
     """
 
+    NUMBERS = "Penedo et al. 2024 (FineWeb), datatrove's FineWebQualityFilter defaults."
+
     enabled: bool | None = Field(default=None, description=ENABLED)
     line_punct_thr: float = Field(
         default=0.12, ge=0.0, le=1.0, description="Share of lines ending in punctuation, at least."

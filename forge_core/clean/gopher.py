@@ -51,6 +51,8 @@ class GopherQualityConfig(Section):
     words with letters, and (English only) stop words.
     """
 
+    NUMBERS = "Rae et al. 2021 (Gopher), as datatrove's FineWeb recipe sets them."
+
     enabled: bool | None = Field(default=None, description=ENABLED)
     min_doc_words: int = Field(default=50, ge=0, description="Fewer words: gopher_too_few_words.")
     max_doc_words: int = Field(default=100_000, gt=0, description="More words: gopher_too_many_words.")
@@ -74,6 +76,8 @@ class GopherRepetitionConfig(Section):
 
     Repeated lines and paragraphs, over-frequent 2-4-grams and repeated 5-10-grams (Rae et al. 2021).
     """
+
+    NUMBERS = "Rae et al. 2021 (Gopher), Table A1, as datatrove's FineWeb recipe sets them."
 
     enabled: bool | None = Field(default=None, description=ENABLED)
     dup_line_frac: float = Field(default=0.3, ge=0.0, le=1.0, description="Share of lines that are repeats.")

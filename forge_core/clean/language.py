@@ -27,6 +27,11 @@ class LanguageConfig(Section):
     `allow` keeps only those languages.
     """
 
+    NUMBERS = (
+        "min_score 0.0: a choice (py3langid's probabilities are not comparable across languages, and short "
+        "documents score low in any language: a floor is for a user who knows their corpus)."
+    )
+
     enabled: bool = Field(default=True, description="Label every document with its language and score.")
     allow: list[str] = Field(
         default=[], description="ISO 639-1 codes to keep (e.g. [en, de]); empty keeps every language."

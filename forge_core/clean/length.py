@@ -34,6 +34,13 @@ class LengthConfig(Section):
     Words are counted after cleaning; a Han or kana character counts as a word.
     """
 
+    NUMBERS = (
+        "min_words: 6 in enterprise, a choice (data_samples' content-free notes such as 'Meeting cancelled - no "
+        "notes.' have 5 words, its shortest real tickets 8); 20 in web, a choice for text outside the FineWeb "
+        "recipe's Gopher rules, which need 50 English words. max_words: a choice (a 200,000-word document is an "
+        "export or a dump, not one text)."
+    )
+
     min_words: int | None = Field(
         default=None,
         ge=0,

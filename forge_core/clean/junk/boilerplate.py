@@ -41,18 +41,24 @@ LEGAL = re.compile(
 CRUMB = re.compile(r"[|»›]\s*$|^\s*[|«‹]")  # a breadcrumb or menu fragment: ends in a separator
 # Menu separators; a slash only between blanks ("Home / Docs"), never inside a path (/etc/passwd).
 NOT_ITEM = re.compile(r"[/()=]")  # a menu holds names, not paths or expressions: index.(bt|db|dir|pag)
-SEPARATOR = re.compile(r"\s*[|•·»]\s*|\s+/\s+")
+SEPARATOR = re.compile(r"[|•·»]|(?<=\s)/(?=\s)")  # no blanks in the pattern: it stays linear on a line of blanks
 
 
 def menu_line(line: str) -> bool:
     """Home | Products | Contact: two or more separators between short items."""
-    items = SEPARATOR.split(line.strip())
+    items = [item.strip() for item in SEPARATOR.split(line.strip())]
     return len(items) >= 3 and bool(items[0]) and all(len(item) <= 30 and not NOT_ITEM.search(item) for item in items)
 
 
 class BoilerplateConfig(Section):
     """Boilerplate-only pages: site chrome (navigation, cookies, sign-in, legal footers) and
     nothing else, or a page of links."""
+
+    NUMBERS = (
+        "max_chrome_share 0.25, min_prose_share 0.3, min_link_share 0.85, max_list_prose_share 0.15: labelled set "
+        "(in the field descriptions). max_line_words 12, prose_words 10, min_list_lines 12, max_link_words 5: "
+        "choices (a menu entry or link is a few words; a sentence is ten or more)."
+    )
 
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
     max_line_words: int = Field(

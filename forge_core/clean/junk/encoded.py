@@ -22,6 +22,12 @@ BLOB = re.compile(r"[A-Za-z0-9+/=_\-]+")
 class EncodedConfig(Section):
     """Encoded blobs (base64, hex): long tokens of an encoding alphabet that mix letters and digits."""
 
+    NUMBERS = (
+        "min_token_chars 24: a choice, shorter than every encoding it is meant for (a SHA-1 in hex has 40 "
+        "characters, a UUID 36, a base64 line 64-76). max_encoded_share 0.4: labelled set: genuine documents "
+        "99th percentile 0.02, at most 0.40 (a config of UUIDs); encoded blobs 0.97 median."
+    )
+
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
     min_token_chars: int = Field(
         default=24, ge=8, description="A token of the encoding alphabet this long or longer counts as encoded."

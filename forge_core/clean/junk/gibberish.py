@@ -58,6 +58,12 @@ class GibberishConfig(Section):
     """Gibberish: words without vowels or with long consonant runs (keyboard mash, random
     letters), words spelled many ways, letters in random order."""
 
+    NUMBERS = (
+        "max_odd_share, max_anagram_share, min_alternation: labelled set, in the field descriptions. consonant_run "
+        "5: German and Dutch write 4 ('Herbst'). min_words 3, min_letter_pairs 100, min_alphabetic_share 0.5: "
+        "choices (too little text to judge; scripts without vowels in the Latin sense are not judged)."
+    )
+
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
     min_words: int = Field(default=3, ge=1, description="Documents with fewer alphabetic words of 4+ letters pass.")
     consonant_run: int = Field(

@@ -49,6 +49,11 @@ class PlaceholderConfig(Section):
     A document that mentions lorem ipsum once is kept; one made of it is not.
     """
 
+    NUMBERS = (
+        "max_lorem_share 0.5: labelled set: genuine documents at most 0.20 (99th percentile 0.12), placeholder "
+        "text 0.99 median. min_words 5: a choice (shorter text is the length rule's to judge)."
+    )
+
     enabled: bool | None = Field(default=None, description="true or false; empty: as clean.profile says.")
     min_words: int = Field(default=5, ge=1, description="Documents with fewer words are not judged.")
     max_lorem_share: float = Field(
