@@ -23,20 +23,39 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     rope_theta: float = 10_000.0
+    # What open base models (Llama, Mistral, Qwen2) need; the defaults are Forge's own shape.
+    n_kv_head: int | None = None  # grouped-query attention: heads of keys and values (None: n_head)
+    head_size: int | None = None  # channels per head (None: n_embd / n_head; Qwen and Mistral may differ)
+    ffn_size: int | None = None  # SwiGLU hidden width (None: Forge's 8/3 x n_embd rule below)
+    tie_embeddings: bool = True  # the output head shares the token embedding's matrix
+    qkv_bias: bool = False  # biases on the query, key and value projections (Qwen2)
+    norm_eps: float = 1e-5  # RMSNorm's epsilon
+    # Rotary pairs: True rotates channels (0, 1), (2, 3), ... (Forge's models, Meta's original
+    # Llama); False rotates (i, i + head_dim/2), Hugging Face's layout, so imported weights are used
+    # as they are and export permutes only Forge's own.
+    rope_interleaved: bool = True
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_head or self.n_head
 
     @property
     def head_dim(self) -> int:
-        return self.n_embd // self.n_head
+        return self.head_size or self.n_embd // self.n_head
 
     @property
     def ffn_hidden(self) -> int:
+        if self.ffn_size:
+            return self.ffn_size
         # SwiGLU has three matrices instead of two; 8/3 x width keeps the parameter count of a 4x
         # MLP, rounded up to a multiple of 64 for tensor-core friendly shapes.
         return 64 * math.ceil(8 * self.n_embd / 3 / 64)
 
     def __post_init__(self) -> None:
-        if self.n_embd % self.n_head or self.head_dim % 2:
+        if (self.head_size is None and self.n_embd % self.n_head) or self.head_dim % 2:
             raise ValueError(f"n_embd={self.n_embd} must split into n_head={self.n_head} heads of even size")
+        if self.n_head % self.kv_heads:
+            raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={self.kv_heads}")
 
 
 # Named model sizes. Parameter counts are for a 32k vocabulary, tied embeddings.

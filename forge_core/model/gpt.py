@@ -2,7 +2,10 @@
 
 Llama-style blocks: pre-RMSNorm, rotary position embeddings (RoPE) on queries and keys,
 PyTorch's scaled_dot_product_attention (flash kernels on CUDA), a SwiGLU feed-forward, no biases,
-and the output head tied to the token embedding (a large saving at small sizes).
+and the output head tied to the token embedding (a large saving at small sizes). The same file runs
+the open base models Forge imports (base/hf.py): grouped-query attention (fewer key/value heads than
+query heads), an untied head, Qwen2's query/key/value biases and Hugging Face's rotary layout are
+GPTConfig fields, off for Forge's own presets.
 """
 
 from __future__ import annotations
@@ -25,27 +28,38 @@ def rope_tables(cfg: GPTConfig) -> tuple[torch.Tensor, torch.Tensor]:
     return angles.cos(), angles.sin()
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each (even, odd) pair of a head's channels by its position's angle. x: (B, H, T, D)."""
-    x1, x2 = x.float()[..., 0::2], x.float()[..., 1::2]
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = True) -> torch.Tensor:
+    """Rotate each pair of a head's channels by its position's angle. x: (B, H, T, D). The pairs are
+    (even, odd) channels when interleaved, else channel i with channel i + D/2 (Hugging Face)."""
+    x = x.float() if x.dtype != torch.float32 else x
     cos, sin = cos[: x.shape[-2]], sin[: x.shape[-2]]
-    rotated = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
-    return rotated.type_as(x)
+    if interleaved:
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
 
 
 class Attention(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.n_head, self.dropout = cfg.n_head, cfg.dropout
-        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=False)
-        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+        self.n_head, self.n_kv_head, self.head_dim = cfg.n_head, cfg.kv_heads, cfg.head_dim
+        self.dropout, self.interleaved = cfg.dropout, cfg.rope_interleaved
+        # One matrix for queries, keys and values: n_head query heads, then n_kv_head key and value heads.
+        self.qkv = nn.Linear(cfg.n_embd, (cfg.n_head + 2 * cfg.kv_heads) * cfg.head_dim, bias=cfg.qkv_bias)
+        self.proj = nn.Linear(cfg.n_head * cfg.head_dim, cfg.n_embd, bias=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
-        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+        B, T, _ = x.shape
+        H, KV, D = self.n_head, self.n_kv_head, self.head_dim
+        q, k, v = self.qkv(x).split((H * D, KV * D, KV * D), dim=-1)
+        q, k, v = (t.view(B, T, -1, D).transpose(1, 2) for t in (q, k, v))
+        q = apply_rope(q, cos, sin, self.interleaved).type_as(v)
+        k = apply_rope(k, cos, sin, self.interleaved).type_as(v)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0, enable_gqa=KV != H
+        )
+        return self.proj(y.transpose(1, 2).reshape(B, T, H * D))
 
 
 class SwiGLU(nn.Module):
@@ -62,9 +76,9 @@ class SwiGLU(nn.Module):
 class Block(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.attn_norm = nn.RMSNorm(cfg.n_embd, eps=1e-5)
+        self.attn_norm = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
         self.attn = Attention(cfg)
-        self.ffn_norm = nn.RMSNorm(cfg.n_embd, eps=1e-5)
+        self.ffn_norm = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
         self.ffn = SwiGLU(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -80,9 +94,10 @@ class GPT(nn.Module):
         self.checkpoint_activations = False  # a training choice, not part of the shape
         self.embed = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.norm = nn.RMSNorm(cfg.n_embd, eps=1e-5)
+        self.norm = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
-        self.head.weight = self.embed.weight  # tied
+        if cfg.tie_embeddings:
+            self.head.weight = self.embed.weight
         cos, sin = rope_tables(cfg)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
@@ -97,6 +112,8 @@ class GPT(nn.Module):
     def _init(module: nn.Module) -> None:
         if isinstance(module, nn.Linear | nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None

@@ -61,11 +61,27 @@ def peak_flops_for(device_name: str) -> tuple[str, float] | None:
     return None
 
 
-def param_count(cfg: GPTConfig) -> int:
-    """GPT(cfg).num_params(): no biases, RMSNorm weights only, the tied embedding counted once."""
+def attention_widths(cfg: GPTConfig) -> tuple[int, int]:
+    """(query width, key/value width): n_head x head_dim and n_kv_head x head_dim (n_embd each in
+    Forge's own presets)."""
+    return cfg.n_head * cfg.head_dim, cfg.kv_heads * cfg.head_dim
+
+
+def block_matmul_params(cfg: GPTConfig) -> int:
+    """Weights of one block's matrices: qkv, output projection, gate/up/down."""
     d, f = cfg.n_embd, cfg.ffn_hidden
-    per_layer = 2 * d + 3 * d * d + d * d + 3 * d * f  # two norms, qkv, proj, gate/up/down
-    return cfg.vocab_size * d + cfg.n_layer * per_layer + d  # embedding, blocks, final norm
+    a, kv = attention_widths(cfg)
+    return d * (a + 2 * kv) + a * d + 3 * d * f
+
+
+def param_count(cfg: GPTConfig) -> int:
+    """GPT(cfg).num_params(): RMSNorm weights, the qkv biases where the config has them, and the
+    embedding counted once when the head is tied to it (twice the matrix when untied)."""
+    d = cfg.n_embd
+    a, kv = attention_widths(cfg)
+    per_layer = 2 * d + block_matmul_params(cfg) + (a + 2 * kv if cfg.qkv_bias else 0)  # norms, matrices, biases
+    head = 0 if cfg.tie_embeddings else cfg.vocab_size * d
+    return cfg.vocab_size * d + head + cfg.n_layer * per_layer + d  # embedding, head, blocks, final norm
 
 
 def flops_per_token(cfg: GPTConfig) -> int:
@@ -77,9 +93,12 @@ def flops_per_token(cfg: GPTConfig) -> int:
     are real work here, counted once. The norm weights (elementwise, ~0.01% of N) are counted as
     the convention does. The second term is attention's QK^T and AV at the full context, forward
     and backward; like the convention it ignores the causal mask (flash kernels skip about half of
-    that work), so MFU computed from it is comparable with published figures.
+    that work), so MFU computed from it is comparable with published figures. With an untied head
+    the input embedding is a lookup, not a matmul: its matrix is left out of N (the head's is in).
     """
-    return 6 * param_count(cfg) + 12 * cfg.n_layer * cfg.n_embd * cfg.block_size
+    lookup = 0 if cfg.tie_embeddings else cfg.vocab_size * cfg.n_embd
+    queries, _ = attention_widths(cfg)
+    return 6 * (param_count(cfg) - lookup) + 12 * cfg.n_layer * queries * cfg.block_size
 
 
 def training_flops(cfg: GPTConfig, tokens: int) -> int:
@@ -115,7 +134,9 @@ def layer_activation_bytes(cfg: GPTConfig) -> int:
                   and k 4h, attention output 2h, proj input 2h (a reshaped copy)           16h
       ffn_norm    8h as above, plus its output cast to bf16 once per linear (gate, up) 4h  12h
       SwiGLU      gate, up, silu(gate) and their product, bf16                              8f
-    = 36h + 8f. The residual stream is fp32 under bf16-mixed (the embedding output is fp32 and each
+    = 36h + 8f. With grouped-query attention (query width a = n_head x head_dim, key/value width
+    kv) the attention line is 2h + 2(a + 2kv) + 2(a + kv) + 2a + 2a = 2h + 8a + 6kv, 16h when
+    a = kv = h. The residual stream is fp32 under bf16-mixed (the embedding output is fp32 and each
     residual add promotes), which is why the norms cost 4 bytes per channel. This adapts Korthikanti
     et al. (2022), 34h + 5*a*T per layer per token: flash attention keeps no T x T scores (no
     5*a*T term), and their 34h assumes 16-bit layer-norm inputs, dropout masks (Forge trains
@@ -123,7 +144,8 @@ def layer_activation_bytes(cfg: GPTConfig) -> int:
     rstd (under 0.1%). A fused CUDA RMSNorm that saves only its input would save 8h less.
     """
     h = cfg.n_embd
-    return 36 * h + 8 * cfg.ffn_hidden
+    a, kv = attention_widths(cfg)
+    return 22 * h + 8 * a + 6 * kv + 8 * cfg.ffn_hidden
 
 
 def activation_bytes(cfg: GPTConfig, micro_batch: int, activation_checkpointing: bool = False) -> int:
@@ -166,8 +188,8 @@ def memory_per_gpu(
     """
     if strategy not in ("ddp", "fsdp"):
         raise ValueError(f"strategy must be 'ddp' or 'fsdp', not {strategy!r}")
-    n, d, f = param_count(cfg), cfg.n_embd, cfg.ffn_hidden
-    block_matmuls, head = 4 * d * d + 3 * d * f, cfg.vocab_size * d
+    n, d = param_count(cfg), cfg.n_embd
+    block_matmuls, head = block_matmul_params(cfg), cfg.vocab_size * d
     matmul_params = cfg.n_layer * block_matmuls + head
     working = 2 * matmul_params
     shards = gpus if strategy == "fsdp" else 1
