@@ -149,3 +149,90 @@ def test_import_opens_no_socket(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     model, _ = load_checkpoint(tmp_path)
     assert model.cfg.qkv_bias
+
+
+# Export of Forge's own models ----------------------------------------------------------------------
+TEXT = (Path(__file__).parents[1] / "data_samples" / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def forge_model():
+    """A Forge model with Forge's own BPE, trained for a few steps so that its argmax is not a coin toss."""
+    from forge_core.tokenize import TokenizeConfig, train_tokenizer
+
+    tokenizer = train_tokenizer([TEXT], TokenizeConfig(vocab_size=400, min_frequency=2))
+    torch.manual_seed(5)
+    model = GPT(GPTConfig(vocab_size=tokenizer.get_vocab_size(), block_size=128, n_layer=2, n_head=4, n_embd=64))
+    ids = torch.tensor(tokenizer.encode(TEXT).ids[: 64 * 33])
+    batch = ids[: (len(ids) // 65) * 65].view(-1, 65)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(30):
+        _, loss = model(batch[:, :-1].contiguous(), batch[:, 1:].contiguous())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval(), tokenizer
+
+
+def test_a_forge_model_exported_to_hf_continues_text_as_forge_does(tmp_path, forge_model):
+    from forge_core.export.bundle import generate_text
+    from forge_core.interop.card import model_card
+    from forge_core.interop.huggingface import save_folder
+
+    model, tokenizer = forge_model
+    card = model_card("forge-lm", "3", {"dataset_id": "ds-0123", "ledger_digest": "ab" * 32}, ["en"])
+    files = save_folder(model, tokenizer, tmp_path / "hf", card)
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= set(files)
+    assert "dataset_id | ds-0123" in (tmp_path / "hf" / "README.md").read_text()
+    hf_model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf", local_files_only=True).eval()
+    hf_tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf", local_files_only=True)
+    prompt = "The calibration of the sensors"
+    assert hf_tok(prompt)["input_ids"] == tokenizer.encode(prompt).ids  # same ids through transformers
+    ours = generate_text(model, tokenizer, [prompt], max_new_tokens=32, temperature=0.0)[0]
+    ids = hf_tok(prompt, return_tensors="pt")["input_ids"]
+    out = hf_model.generate(ids, max_new_tokens=32, do_sample=False)
+    eot = tokenizer.token_to_id("<|endoftext|>")
+    theirs = hf_tok.decode([t for t in out[0, ids.shape[1] :].tolist() if t != eot])
+    assert ours == theirs and len(ours) > 0
+    generation = json.loads((tmp_path / "hf" / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == generation["bos_token_id"] == eot
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
+def test_gguf_reads_back_with_every_tensor_equal(tmp_path, forge_model, dtype):
+    import gguf
+    import numpy as np
+
+    from forge_core.interop.gguf_file import gguf_tensors, write_gguf
+
+    model, tokenizer = forge_model
+    path = write_gguf(model, tokenizer.to_str(), tmp_path / "m.gguf", "forge-lm", dtype=dtype, bos=0, eos=0)
+    reader = gguf.GGUFReader(str(path))
+    source = gguf_tensors(model)
+    read = {t.name: t for t in reader.tensors}
+    assert read.keys() == source.keys()
+    for name, t in source.items():
+        data = np.asarray(read[name].data)
+        expected = t.numpy()
+        if expected.ndim == 1 or dtype == "f32":
+            assert np.array_equal(data.reshape(expected.shape), expected), name
+        elif dtype == "f16":
+            assert np.array_equal(data.reshape(expected.shape), expected.astype(np.float16)), name
+        else:
+            bits = t.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+            assert np.array_equal(data.view(np.uint16).reshape(expected.shape), bits), name
+    field = reader.get_field("tokenizer.ggml.pre")
+    assert bytes(field.parts[field.data[0]]).decode() == "gpt-2"
+    assert len(reader.get_field("tokenizer.ggml.tokens").data) == tokenizer.get_vocab_size()
+
+
+def test_gguf_of_an_import_puts_rotary_pairs_back_in_llama_cpp_order(tmp_path):
+    """llama.cpp's converter un-permutes Hugging Face's q/k rows for the llama architecture: so do we."""
+    from forge_core.interop.gguf_file import gguf_tensors, interleaved
+    from forge_core.interop.huggingface import half_split
+
+    reference = build(tmp_path, "llama-gqa-untied-theta1e4")
+    model, _ = load_checkpoint(tmp_path)
+    q = reference.model.layers[0].self_attn.q_proj.weight.detach()
+    written = gguf_tensors(model)["blk.0.attn_q.weight"]
+    assert torch.equal(written, interleaved(q, 4)) and torch.equal(half_split(written, 4), q)

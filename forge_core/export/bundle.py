@@ -71,10 +71,22 @@ def load_bundle(weights: str | Path, tokenizer: str | Path, config: str | Path, 
     return model.to(device).eval(), Tokenizer.from_file(str(tokenizer))
 
 
-def generate_text(model: GPT, tokenizer: Any, prompts: list[str], **params: Any) -> list[str]:
+def end_of_text_id(tokenizer: Any, config: str | Path) -> int | None:
+    """The token that ends a document: Forge's <|endoftext|>, or the eos_token_id an imported base's
+    bundle config records (its tokenizer names it otherwise)."""
+    eot = tokenizer.token_to_id("<|endoftext|>")
+    if eot is not None:
+        return eot
+    eos = json.loads(Path(config).read_text(encoding="utf-8")).get("forge", {}).get("eos_token_id")
+    return eos[0] if isinstance(eos, list) and eos else eos
+
+
+def generate_text(
+    model: GPT, tokenizer: Any, prompts: list[str], eos_id: int | None = None, **params: Any
+) -> list[str]:
     """Continue each prompt; the text returned is the continuation alone, up to end of text."""
     p = GENERATION_DEFAULTS | {k: v for k, v in params.items() if v is not None}
-    eot = tokenizer.token_to_id("<|endoftext|>")
+    eot = eos_id if eos_id is not None else tokenizer.token_to_id("<|endoftext|>")
     device = next(model.parameters()).device
     generator_seed = int(p["seed"])
     out = []

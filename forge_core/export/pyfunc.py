@@ -17,6 +17,7 @@ from forge_core.export.bundle import (
     GENERATION_DEFAULTS,
     TOKENIZER,
     device_for_serving,
+    end_of_text_id,
     generate_text,
     load_bundle,
     weights_file,
@@ -28,7 +29,9 @@ PYFUNC_CODE = Path(__file__)
 class ForgeLanguageModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         a = context.artifacts
+        self.artifacts = dict(a)  # an imported base also carries its Hugging Face files ("hf")
         self.model, self.tokenizer = load_bundle(a["weights"], a["tokenizer"], a["config"], device_for_serving())
+        self.eos_id = end_of_text_id(self.tokenizer, a["config"])
 
     # pd.DataFrame, evaluated at class creation (no `from __future__ import annotations` here): MLflow
     # takes it as "no schema from hints" and uses the logged signature, where any other hint, or none,
@@ -36,11 +39,13 @@ class ForgeLanguageModel(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         column = "prompt" if "prompt" in model_input else model_input.columns[0]
         prompts = [str(p) for p in model_input[column].tolist()]
-        return pd.DataFrame({"text": generate_text(self.model, self.tokenizer, prompts, **(params or {}))})
+        text = generate_text(self.model, self.tokenizer, prompts, eos_id=self.eos_id, **(params or {}))
+        return pd.DataFrame({"text": text})
 
 
-def log_pyfunc(bundle: Path, registered_name: str, prompts: list[str]) -> Any:
-    """Log the bundle as an MLflow pyfunc in the active run and register it; returns MLflow's ModelInfo."""
+def log_pyfunc(bundle: Path, registered_name: str, prompts: list[str], extra: dict[str, str] | None = None) -> Any:
+    """Log the bundle as an MLflow pyfunc in the active run and register it; returns MLflow's ModelInfo.
+    `extra` names more artifacts (files or folders) to keep with it."""
     from mlflow.models import infer_signature
 
     example = pd.DataFrame({"prompt": prompts[:2] or ["The"]})
@@ -53,7 +58,8 @@ def log_pyfunc(bundle: Path, registered_name: str, prompts: list[str]) -> Any:
             "weights": str(weights_file(bundle)),
             "tokenizer": str(bundle / TOKENIZER),
             "config": str(bundle / CONFIG),
-        },
+        }
+        | (extra or {}),
         # Forge's own source (the forge_core folder) travels with the model, so it loads where Forge
         # is not installed.
         code_paths=[str(PYFUNC_CODE.parents[1])],

@@ -283,3 +283,63 @@ def write_weights(tensors: dict[str, torch.Tensor], folder: Path, shard_bytes: i
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (folder / INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return [*names, INDEX]
+
+
+def forge_tokenizer_config(tokenizer: Any, block_size: int) -> dict[str, Any]:
+    """tokenizer_config.json for Forge's own byte-level BPE: transformers' fast tokenizer over the
+    same tokenizer.json, adding no special tokens, so it gives Forge's ids."""
+    return {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<|endoftext|>",
+        "eos_token": "<|endoftext|>",
+        "pad_token": "<|pad|>" if tokenizer.token_to_id("<|pad|>") is not None else None,
+        "model_max_length": block_size,
+        "clean_up_tokenization_spaces": False,
+        "add_bos_token": False,
+        "add_eos_token": False,
+    }
+
+
+def save_folder(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    out: str | Path,
+    card: str,
+    hf_files: Path | None = None,
+    dtype: torch.dtype = torch.float32,
+    shard_bytes: int = SHARD_BYTES,
+) -> list[str]:
+    """Write a Hugging Face checkpoint folder for a Forge model; returns the files written.
+
+    `tokenizer` is the model's tokenizers.Tokenizer. An imported base's own tokenizer_config.json,
+    generation_config.json, special tokens and licence (hf_files) go out unchanged; a Forge-trained
+    model gets a tokenizer_config.json and a generation_config.json whose bos and eos are its
+    <|endoftext|>.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty: export into a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    cfg: GPTConfig = model.cfg
+    carried = {p.name: p for p in sorted(hf_files.iterdir())} if hf_files is not None and hf_files.is_dir() else {}
+    generation = (
+        json.loads(carried[GENERATION_CONFIG].read_text(encoding="utf-8")) if GENERATION_CONFIG in carried else None
+    )
+    eot = tokenizer.token_to_id("<|endoftext|>")
+    bos = generation.get("bos_token_id") if generation else eot
+    eos = generation.get("eos_token_id") if generation else eot
+    write_weights({k: v.to(dtype) for k, v in hf_state(model).items()}, out, shard_bytes)
+    files = {
+        CONFIG: hf_config(cfg, dtype, bos, eos),
+        GENERATION_CONFIG: generation or {"bos_token_id": eot, "eos_token_id": eot, "max_length": cfg.block_size},
+    }
+    if TOKENIZER_CONFIG not in carried:
+        files[TOKENIZER_CONFIG] = forge_tokenizer_config(tokenizer, cfg.block_size)
+    for name, value in files.items():
+        (out / name).write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / TOKENIZER).write_text(tokenizer.to_str(), encoding="utf-8")
+    for name, path in carried.items():
+        if name not in (GENERATION_CONFIG, TOKENIZER, CONFIG) and path.is_file():
+            (out / name).write_bytes(path.read_bytes())
+    (out / "README.md").write_text(card, encoding="utf-8")
+    return sorted(p.name for p in out.iterdir())
