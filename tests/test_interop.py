@@ -236,3 +236,67 @@ def test_gguf_of_an_import_puts_rotary_pairs_back_in_llama_cpp_order(tmp_path):
     q = reference.model.layers[0].self_attn.q_proj.weight.detach()
     written = gguf_tensors(model)["blk.0.attn_q.weight"]
     assert torch.equal(written, interleaved(q, 4)) and torch.equal(half_split(written, 4), q)
+
+
+# forge base import and forge export, as a user types them ----------------------------------------
+def test_base_import_registers_the_files_and_exports_them_back_unchanged(tmp_path, monkeypatch):
+    import gguf
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from forge.cli import app
+    from forge_core.tokenize import TokenizeConfig, train_tokenizer
+
+    base = tmp_path / "TinyQwen-0.1B"
+    config_cls, model_cls, extra = VARIANTS["qwen2-biases"]
+    tokenizer = train_tokenizer([TEXT], TokenizeConfig(vocab_size=300, min_frequency=2))
+    torch.manual_seed(7)
+    config = getattr(transformers, config_cls)(**(SHAPE | extra | {"vocab_size": 300, "eos_token_id": 0}))
+    getattr(transformers, model_cls)(config).save_pretrained(base)
+    tokenizer.save(str(base / "tokenizer.json"))
+    (base / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>"})
+    )
+    (base / "LICENSE").write_text("Tiny licence: use it for tests only.\n")
+    ws = tmp_path / "ws"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a socket was opened during forge base import")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)  # loopback included: a local import needs none
+    runner = CliRunner()
+    result = runner.invoke(app, ["base", "import", str(base), "--workspace", str(ws), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["name"] == "TinyQwen-0.1B" and record["licence"]
+    assert {f["path"] for f in record["files"]} >= {"config.json", "model.safetensors", "tokenizer.json", "LICENSE"}
+
+    from mlflow import MlflowClient
+
+    mv = MlflowClient().get_model_version_by_alias("TinyQwen-0.1B", "base")
+    assert mv.tags["base.licence"].startswith("Tiny licence") and mv.tags["forge.kind"] == "base"
+    assert mv.tags["base.files_digest"] == record["files_digest"]
+
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", "TinyQwen-0.1B@base", "--out", str(out), "--workspace", str(ws)])
+    assert result.exit_code == 0, result.output
+    original, exported = load_file(str(base / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    original.pop("lm_head.weight", None)  # tied: stored once
+    assert exported.keys() == original.keys() and all(torch.equal(exported[k], original[k]) for k in original)
+    assert (out / "LICENSE").read_text() == (base / "LICENSE").read_text()
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["Qwen2ForCausalLM"]
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(out, local_files_only=True).eval()
+    with torch.no_grad():
+        reference = transformers.AutoModelForCausalLM.from_pretrained(base, local_files_only=True).eval()
+        assert torch.equal(reloaded(TOKENS).logits, reference(TOKENS).logits)
+
+    result = runner.invoke(
+        app, ["export", "TinyQwen-0.1B", "--format", "gguf", "--out", str(tmp_path / "m.gguf"), "--workspace", str(ws)]
+    )
+    assert result.exit_code == 0, result.output
+    reader = gguf.GGUFReader(str(tmp_path / "m.gguf"))
+    arch = reader.get_field("general.architecture")
+    assert bytes(arch.parts[arch.data[0]]).decode() == "qwen2"
+
+    again = runner.invoke(app, ["export", "TinyQwen-0.1B", "--out", str(out), "--workspace", str(ws)])
+    assert again.exit_code == 1 and "exists" in again.output

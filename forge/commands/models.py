@@ -133,3 +133,101 @@ def size(
     typer.echo(format_report(rec))
     if as_json:
         emit_json(rec.to_dict())
+
+
+@app.command()
+def export(
+    ref: Annotated[str, typer.Argument(metavar="NAME[:VERSION|@ALIAS]", help="Registered model (newest version).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder (hf) or file (gguf) to write; must not exist yet.")],
+    fmt: Annotated[str, typer.Option("--format", help="hf: a Hugging Face folder; gguf: one llama.cpp file.")] = "hf",
+    dtype: Annotated[str, typer.Option("--dtype", help="f32, f16 or bf16.")] = "f32",
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a registered model in the formats other tools load: transformers and vLLM (hf), llama.cpp (gguf).
+
+    Any Forge model: trained from scratch, an imported base, or continued from one. The hf folder
+    carries a model card with the lineage (dataset_id, ledger digest, registry version, base).
+    """
+    import torch
+
+    from forge_core.interop.bases import load_version
+    from forge_core.interop.card import model_card
+    from forge_core.interop.gguf_file import DTYPES, write_gguf
+    from forge_core.interop.huggingface import CheckpointError, save_folder
+    from forge_core.lineage.queries import LineageError
+
+    if fmt not in ("hf", "gguf"):
+        fail(f"--format {fmt!r}: choose hf or gguf")
+    if dtype not in DTYPES:
+        fail(f"--dtype {dtype!r}: choose {', '.join(DTYPES)}")
+    if out.exists() and (out.is_file() or any(out.iterdir())):
+        fail(f"{out} exists: export into a new path")
+    open_tracking(resolve_config(config, workspace))
+    try:
+        mv, loaded, tags, carried = load_version(ref)
+    except LineageError as e:
+        fail(str(e))
+    model = loaded.model.float().cpu()
+    base = tags.get("base.name")  # set on versions continued from a base
+    if fmt == "hf":
+        languages = [x for x in tags.get("languages", "").split(",") if x]
+        card = model_card(mv.name, str(mv.version), tags, languages, base_model=base)
+        torch_dtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[dtype]
+        try:
+            files = save_folder(model, loaded.tokenizer, out, card, hf_files=carried, dtype=torch_dtype)
+        except (CheckpointError, FileExistsError) as e:
+            fail(str(e))
+    else:
+        pre = {"qwen2": "qwen2", "llama": "llama-bpe"}.get(tags.get("base.architecture", "")[:5].lower(), "gpt-2")
+        try:
+            write_gguf(
+                model, loaded.tokenizer.to_str(), out, mv.name, dtype, bos=loaded.eos_id, eos=loaded.eos_id, pre=pre
+            )
+        except ValueError as e:
+            fail(str(e))
+        files = [out.name]
+    typer.echo(f"{mv.name} version {mv.version} -> {out} ({fmt}, {dtype}): {', '.join(files)}")
+    if as_json:
+        emit_json(
+            {"model_name": mv.name, "model_version": str(mv.version), "format": fmt, "out": str(out), "files": files}
+        )
+
+
+base_app = typer.Typer(help="Open base models (Llama, Mistral, Qwen2) copied onto this machine.", no_args_is_help=True)
+app.add_typer(base_app, name="base")
+
+
+@base_app.command("import")
+def base_import(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A local Hugging Face checkpoint folder.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Registered model name (default: the folder's name).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a local base model as a model version of its own: the root of its lineage.
+
+    Reads config.json, model.safetensors (or its shards and index), tokenizer.json and
+    tokenizer_config.json; never the network. Tags the version with the sha256 of every file and
+    the licence text when the folder has one.
+    """
+    from forge_core.interop.bases import EXPERIMENT, import_base
+    from forge_core.interop.huggingface import CheckpointError
+    from forge_core.lineage.tracking import ensure_experiment
+
+    ws = open_tracking(resolve_config(config, workspace))
+    try:
+        result = import_base(folder, name or folder.resolve().name, ensure_experiment(ws, EXPERIMENT))
+    except CheckpointError as e:
+        fail(str(e))
+    typer.echo(
+        f"registered {result['name']} version {result['version']} ({result['architecture']}, "
+        f"{result['parameters']:,} parameters) from {folder}; {len(result['files'])} files, "
+        f"digest {result['files_digest'][:16]}, licence {'recorded' if result['licence'] else 'not found'}"
+    )
+    if as_json:
+        emit_json(result)

@@ -9,6 +9,12 @@ from typing import Any
 import yaml
 
 
+def base_row(tags: dict[str, str], base_model: str | None) -> str:
+    if tags.get("forge.kind") == "base":
+        return f"this version is an imported base, from {tags.get('base.source', 'a local folder')}"
+    return base_model or "none: trained from scratch by Forge"
+
+
 def model_card(
     name: str,
     version: str,
@@ -33,7 +39,7 @@ def model_card(
         ("registered model", f"{name} version {version}"),
         ("dataset_id", tags.get("dataset_id", "not recorded")),
         ("ledger sha256", tags.get("ledger_digest", "not recorded")),
-        ("base model", base_model or "none: trained from scratch by Forge"),
+        ("base model", base_row(tags, base_model)),
         ("base files", tags.get("base.files_digest", "-")),
         ("code version", tags.get("code_version", "not recorded")),
         ("MLflow run", tags.get("mlflow.run_id", tags.get("run_id", "not recorded"))),
