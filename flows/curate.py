@@ -26,23 +26,38 @@ def _shards(reports) -> list[tuple[str, int]]:
 
 
 @flow(name="curate", log_prints=True)
-def curate(sources: list[str], config: ForgeConfig | None = None, cluster: str | None = None) -> dict[str, Any]:
+def curate(
+    sources: list[str],
+    config: ForgeConfig | None = None,
+    cluster: str | None = None,
+    base_tokenizer_sha256: str | None = None,
+) -> dict[str, Any]:
     """Ingest, clean, deduplicate and validate SOURCES into a dataset version named by its inputs.
 
     cluster: the scheduler address of a Dask cluster already open for this run (`forge run`
     passes its own, so one run starts one cluster); otherwise config.dask says where to work.
+    base_tokenizer_sha256: with train.base, the base's tokenizer (part of the dataset_id); `forge
+    run` passes it, and a curate run on its own looks the base up in the workspace's registry.
     """
     start = time.perf_counter()
     cfg = config or ForgeConfig()
     ws = Workspace(cfg.workspace)
     log = get_run_logger()
+    if cfg.train.base and base_tokenizer_sha256 is None:
+        from forge_core.interop.bases import resolve_base
+        from forge_core.lineage.tracking import use_workspace_tracking
+
+        use_workspace_tracking(ws)
+        base_tokenizer_sha256 = resolve_base(cfg.train.base)["tokenizer_sha256"]
 
     files = discover_sources(sources)
     with open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster)) as client:
         link_dashboard(client)
         prints = fingerprint_sources(client, files)
         dataset_id = name_dataset(
-            [(p.uri, p.raw_sha256 or "") for p in prints], cfg.data_settings(), suites_digest(cfg.validation)
+            [(p.uri, p.raw_sha256 or "") for p in prints],
+            cfg.data_settings(base_tokenizer_sha256),
+            suites_digest(cfg.validation),
         )
         manifest = f"{ws.dataset_dir(dataset_id)}/manifest.json"
         if ws.exists(manifest):

@@ -40,14 +40,28 @@ def forge_run(sources: list[str], config: ForgeConfig | None = None) -> dict[str
         experiment_id, "forge-run", {"forge_version": code_version(), "prefect_flow_run_id": flow_run_id or ""}
     )
     try:
+        base = None
+        if cfg.train.base:
+            from forge_core.interop.bases import resolve_base
+
+            base = resolve_base(cfg.train.base)
+            log.info("continuing pretraining of %s version %s", base["name"], base["version"])
         with open_cluster(cfg.dask) as client:
             link_dashboard(client)
-            dataset = curate(sources=sources, config=cfg, cluster=client.scheduler.address)
+            dataset = curate(
+                sources=sources,
+                config=cfg,
+                cluster=client.scheduler.address,
+                base_tokenizer_sha256=base["tokenizer_sha256"] if base else None,
+            )
             tags = records.lineage_tags(ws, dataset, flow_run_id)
             records.set_tags(parent, tags)
             records.record_curation(experiment_id, parent, ws, dataset, tags)
-            tokens = tokenize_dataset(ws, cfg, client, dataset["dataset_id"])
-        trained = train_language_model(ws, cfg, tokens, experiment_id, parent, tags)
+            tokens = tokenize_dataset(ws, cfg, client, dataset["dataset_id"], base)
+        if base:
+            tags |= base["lineage"]
+            records.set_tags(parent, base["lineage"])
+        trained = train_language_model(ws, cfg, tokens, experiment_id, parent, tags, base)
         registered = register_model(cfg, trained, tags)
     except BaseException:
         records.end_run(parent, failed=True)

@@ -88,12 +88,16 @@ class ForgeConfig(Section):
     dask: DaskConfig = Field(default_factory=DaskConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
 
-    def data_settings(self) -> dict[str, Any]:
+    def data_settings(self, base_tokenizer_sha256: str | None = None) -> dict[str, Any]:
         """The settings that change what a dataset version contains (not where or how fast it runs).
 
-        The tokenizer is part of the version: its tokenizer.json and token files live in it.
+        The tokenizer is part of the version: its tokenizer.json and token files live in it. With
+        train.base, that is the base's tokenizer, named by the sha256 of its tokenizer.json.
         """
-        return self.model_dump(include={"ingest", "clean", "dedup", "validation", "tokenize"}, mode="json")
+        settings = self.model_dump(include={"ingest", "clean", "dedup", "validation", "tokenize"}, mode="json")
+        if base_tokenizer_sha256:
+            settings["tokenize"] = {"base_tokenizer_sha256": base_tokenizer_sha256}
+        return settings
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

@@ -68,12 +68,19 @@ def split_of(doc_ids: pl.Series, validation_fraction: float) -> pl.Series:
     return pl.Series("split", ["val" if h else "train" for h in held_out], dtype=pl.String)
 
 
-def encode_shard(ws: Workspace, folder: str, source: str, tokenizer_json: str, cfg: TokenizeConfig) -> ShardCounts:
-    """Encode one shard of kept documents into train.bin, val.bin and index.parquet."""
+def encode_shard(
+    ws: Workspace, folder: str, source: str, tokenizer_json: str, cfg: TokenizeConfig, eos_id: int | None = None
+) -> ShardCounts:
+    """Encode one shard of kept documents into train.bin, val.bin and index.parquet; each document
+    ends with eos_id (a base's end-of-text token), or Forge's <|endoftext|>."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_str(tokenizer_json)
-    eot = tokenizer.token_to_id(EOT)
+    eot = eos_id if eos_id is not None else tokenizer.token_to_id(EOT)
+    if eot is None:
+        raise ValueError(
+            "the tokenizer has no <|endoftext|> and no eos_token_id was given: documents could not be separated"
+        )
     dtype = token_dtype(tokenizer.get_vocab_size())
     docs = read_shard(ws, source, columns=["doc_id", "text"])
     docs = docs.with_columns(split_of(docs["doc_id"], cfg.validation_fraction))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -14,11 +15,15 @@ from tasks.artifacts import publish_stage, shard_progress, stage_summary
 
 
 @task(name="tokenize-dataset", cache_policy=NO_CACHE)
-def tokenize_dataset(ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: str) -> dict[str, Any]:
-    """Train the BPE on the kept text, then encode every shard on Dask into memory-mapped token files.
+def tokenize_dataset(
+    ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: str, base: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Train the BPE on the kept text (or take a base's tokenizer), then encode every shard on Dask
+    into memory-mapped token files.
 
-    The tokenizer settings are part of the dataset_id, so the tokenizer.json and the token files
-    belong to the dataset version; a finished manifest means both can be reused as they are.
+    The tokenizer settings (or the base tokenizer's sha256) are part of the dataset_id, so the
+    tokenizer.json and the token files belong to the dataset version; a finished manifest means
+    both can be reused as they are.
     """
     start = time.perf_counter()
     log = get_run_logger()
@@ -29,13 +34,17 @@ def tokenize_dataset(ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: s
 
     shards = kept_shards(ws, dataset_id)
     tokenizer_path = f"{ws.dataset_dir(dataset_id)}/tokenizer.json"
-    if not ws.exists(tokenizer_path):
+    if base is not None:
+        log.info("tokenizing with the tokenizer of %s version %s (no BPE training)", base["name"], base["version"])
+        ws.write_text(tokenizer_path, base["tokenizer_json"])
+    elif not ws.exists(tokenizer_path):
         log.info("training a %d-token BPE on the kept text of %d shards", cfg.tokenize.vocab_size, len(shards))
         ws.write_text(tokenizer_path, train_tokenizer(kept_texts(ws, shards), cfg.tokenize).to_str())
     with ws.fs.open(tokenizer_path, "r", encoding="utf-8") as f:
         tokenizer_json = f.read()
 
-    inputs = [ShardInput(i, path, (path, tokenizer_json, cfg.tokenize)) for i, path in enumerate(shards)]
+    eos = base["eos_id"] if base is not None else None
+    inputs = [ShardInput(i, path, (path, tokenizer_json, cfg.tokenize, eos)) for i, path in enumerate(shards)]
     # The token files belong to the dataset version: they go into its folder, not the cache.
     folders = [f"{out}/part-{i:05d}" for i in range(len(shards))]
     reports = map_stage(
@@ -45,12 +54,16 @@ def tokenize_dataset(ws: Workspace, cfg: ForgeConfig, client: Any, dataset_id: s
 
     manifest = token_manifest(reports, Tokenizer.from_str(tokenizer_json).get_vocab_size())
     manifest["tokenizer"] = ws.display(tokenizer_path)
+    manifest["tokenizer_sha256"] = hashlib.sha256(tokenizer_json.encode()).hexdigest()
+    if base is not None:
+        manifest["base"] = {"name": base["name"], "version": base["version"], "eos_id": eos}
     summary = stage_summary("tokenize", reports, time.perf_counter() - start)
     manifest["seconds"] = summary["seconds"]
     ws.write_json(f"{out}/manifest.json", manifest)
+    kind = "The base tokenizer" if base else "Byte-level BPE"
     publish_stage(
         summary,
-        f"Byte-level BPE of {manifest['vocab_size']} tokens; {manifest['train']['tokens']} training and "
+        f"{kind} of {manifest['vocab_size']} tokens; {manifest['train']['tokens']} training and "
         f"{manifest['val']['tokens']} validation tokens.",
     )
     return manifest

@@ -25,8 +25,11 @@ def train_language_model(
     experiment_id: str,
     parent_run: str,
     tags: dict[str, str],
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate in a nested MLflow run 'train'; the result is a bundle on disk, ready to register."""
+    """Train (or continue pretraining `base`) and evaluate in a nested MLflow run 'train'; the result
+    is a bundle on disk, ready to register. From a base, the evaluation before the first step is the
+    base's own bits per byte on the held-out split, logged as base_val_bpb."""
     import mlflow
     from lightning.pytorch.loggers import MLFlowLogger
     from tokenizers import Tokenizer
@@ -59,14 +62,20 @@ def train_language_model(
         logger = MLFlowLogger(
             experiment_name=cfg.registry.experiment, tracking_uri=mlflow.get_tracking_uri(), run_id=run_id
         )
-        log.info("training preset %r on %d tokens of %s", cfg.train.preset, tokens["train"]["tokens"], dataset_id)
+        what = f"{base['name']} version {base['version']}" if base else f"preset {cfg.train.preset!r}"
+        log.info("training %s on %d tokens of %s", what, tokens["train"]["tokens"], dataset_id)
         # Checkpoints are written and renamed in place, so they need a local folder; an object-store
         # workspace trains into a local temporary one.
         local = Path(ws.training_dir(run_id) if ws.is_local else tempfile.mkdtemp(prefix=f"forge-train-{run_id}-"))
         local.mkdir(parents=True, exist_ok=True)
         checkpoints = str(local / "checkpoints")
         model, data, result = train_model(
-            tokens, cfg.train, checkpoints, logger, final_eval_batches=cfg.eval.max_batches
+            tokens,
+            cfg.train,
+            checkpoints,
+            logger,
+            final_eval_batches=cfg.eval.max_batches,
+            base=base["model"] if base else None,
         )
         curve = result.to_dict().pop("curve")
         client.log_dict(run_id, curve, "training/curve.json")
@@ -77,23 +86,32 @@ def train_language_model(
         with ws.fs.open(tokenizer_path, "r", encoding="utf-8") as f:
             tokenizer_json = f.read()
         tokenizer = Tokenizer.from_str(tokenizer_json)
+        eos = base["eos_id"] if base else tokenizer.token_to_id(EOT)
         samples = sample_continuations(
-            model, tokenizer, data.val, read_index(ws, tokens), cfg.eval, tokenizer.token_to_id(EOT), cfg.train.seed
+            model, tokenizer, data.val, read_index(ws, tokens), cfg.eval, eos, cfg.train.seed
         )
         final = result.final
+        extra = [mlflow.entities.Metric("parameters", result.parameters, 0, 0)]
+        if base:
+            extra.append(mlflow.entities.Metric("base_val_bpb", result.initial["val_bpb"], 0, 0))
         client.log_batch(
             run_id,
-            metrics=[mlflow.entities.Metric(f"eval_{k}", float(v), 0, result.steps) for k, v in final.items()]
-            + [mlflow.entities.Metric("parameters", result.parameters, 0, 0)],
+            metrics=[mlflow.entities.Metric(f"eval_{k}", float(v), 0, result.steps) for k, v in final.items()] + extra,
         )
         client.log_dict(run_id, samples, "evaluation/samples.json")
         client.log_dict(run_id, {k: v for k, v in result.to_dict().items() if k != "curve"}, "evaluation/result.json")
-        bundle = save_bundle(model, tokenizer_json, local / "bundle", {"dataset_id": dataset_id, "run_id": run_id})
+        metadata = {"dataset_id": dataset_id, "run_id": run_id}
+        if base:
+            metadata |= {"base": f"{base['name']}:{base['version']}", "eos_token_id": base["eos_id"]}
+        bundle = save_bundle(model, tokenizer_json, local / "bundle", metadata)
     except BaseException:
         records.end_run(run_id, failed=True)
         raise
     create_markdown_artifact(key="training", markdown=training_markdown(result.to_dict(), samples), description=run_id)
-    return {"run_id": run_id, "bundle": str(bundle), "result": result.to_dict(), "samples": samples}
+    out = {"run_id": run_id, "bundle": str(bundle), "result": result.to_dict(), "samples": samples}
+    if base and base.get("hf_files"):
+        out["hf_files"] = str(base["hf_files"])  # the base's tokenizer config and licence travel on
+    return out
 
 
 @task(name="register-model", cache_policy=NO_CACHE)
@@ -107,8 +125,9 @@ def register_model(cfg: ForgeConfig, trained: dict[str, Any], tags: dict[str, st
 
     prompts = [s["prompt"] for s in trained["samples"]]
     run_id = trained["run_id"]
+    extra = {"hf": trained["hf_files"]} if trained.get("hf_files") else None
     with mlflow.start_run(run_id=run_id):
-        info = log_pyfunc(Path(trained["bundle"]), cfg.registry.model_name, prompts)
+        info = log_pyfunc(Path(trained["bundle"]), cfg.registry.model_name, prompts, extra=extra)
     version = str(info.registered_model_version)
     records.register_version(cfg.registry.model_name, version, tags)
     return {"model_name": cfg.registry.model_name, "model_version": version, "model_uri": info.model_uri}

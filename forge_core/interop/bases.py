@@ -142,3 +142,33 @@ def load_version(ref: str) -> tuple[Any, Any, dict[str, str], Path | None]:
     loaded = mlflow.pyfunc.load_model(f"models:/{mv.name}/{mv.version}").unwrap_python_model()
     carried = loaded.artifacts.get("hf") if hasattr(loaded, "artifacts") else None
     return mv, loaded, dict(mv.tags), Path(carried) if carried else None
+
+
+def resolve_base(ref: str) -> dict[str, Any]:
+    """What continued pretraining needs of a registered base: its model and tokenizer, the token
+    that ends a document, and what the lineage records (name, version, file digests)."""
+    from forge_core.lineage.queries import LineageError
+
+    try:
+        mv, loaded, tags, carried = load_version(ref)
+    except LineageError as e:
+        raise LineageError(f"train.base = {ref!r}: {e}") from None
+    tokenizer_json = loaded.tokenizer.to_str()
+    return {
+        "ref": ref,
+        "name": mv.name,
+        "version": str(mv.version),
+        "model": loaded.model.float().cpu(),
+        "tokenizer_json": tokenizer_json,
+        "tokenizer_sha256": hashlib.sha256(tokenizer_json.encode()).hexdigest(),
+        "eos_id": loaded.eos_id,
+        "hf_files": carried,
+        "lineage": {
+            "base.name": mv.name,
+            "base.version": str(mv.version),
+            "base.files_digest": tags.get("base.files_digest", ""),
+            "base.files": tags.get("base.files", ""),
+            "base.architecture": tags.get("base.architecture", "forge"),
+            "base.licence_sha256": tags.get("base.licence_sha256", ""),
+        },
+    }

@@ -151,6 +151,19 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
             },
         },
     }
+    if "base.name" in tags:
+        try:
+            files = json.loads(tags.get("base.files") or "[]")
+        except json.JSONDecodeError:
+            files = []  # a listing too long for a tag: the base version's artifact hf/files.json has it
+        result["base"] = {
+            "name": tags["base.name"],
+            "version": tags.get("base.version"),
+            "architecture": tags.get("base.architecture"),
+            "files_digest": tags.get("base.files_digest"),
+            "files": files,
+            "licence_sha256": tags.get("base.licence_sha256") or None,
+        }
     if documents:
         kept = ledger.filter(pl.col("status") == "kept").sort("source_uri", "doc_id")
         result["documents"] = kept.select("doc_id", "source_uri", "raw_sha256").to_dicts()

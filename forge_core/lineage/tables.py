@@ -20,6 +20,11 @@ def print_model_lineage(r: dict[str, Any], console: Console | None = None) -> No
     console.print(f"[bold]dataset {d['dataset_id']}[/bold]  {d['path']}  (created {d['created_at']})")
     console.print(f"  ledger sha256 {d['ledger_digest']}: {verified}")
     console.print(f"  sources: {', '.join(d['sources'])} ({d['files']} files)")
+    if b := r.get("base"):
+        console.print(f"[bold]base {b['name']} version {b['version']}[/bold]  ({b.get('architecture', '')})")
+        console.print(f"  files sha256 (of their sha256sum listing): {b.get('files_digest') or 'not recorded'}")
+        for path, size, sha in b.get("files", []):
+            console.print(f"  {sha}  {path}  ({size:,} bytes)")
 
     counts = Table(title="documents by status and reason")
     for column in ("status", "stage", "reason", "documents"):

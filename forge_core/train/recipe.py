@@ -22,6 +22,9 @@ def _f(default: Any, help: str, **bounds: float) -> Any:
     return field(default=default, metadata={"help": help, **bounds})
 
 
+SCRATCH_LEARNING_RATE, BASE_LEARNING_RATE, SCRATCH_WARMUP_STEPS = 3e-3, 3e-4, 20
+
+
 @dataclass
 class TrainConfig:
     """The model and how it is trained (defaults: the tiny preset, a couple of minutes on a laptop CPU)."""
@@ -29,6 +32,11 @@ class TrainConfig:
     __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when nested in ForgeConfig
 
     preset: str = _f("tiny", "Model size: a preset from forge_core/model/architecture.py; `forge size` helps.")
+    base: str | None = _f(
+        None,
+        "Continue pretraining a base instead of training from scratch: a registered model NAME[:VERSION|@ALIAS] "
+        "(`forge base import`, or any Forge model). Its tokenizer replaces BPE training and its shape the preset.",
+    )
     block_size: int | None = _f(None, "Context length in tokens; empty = the preset's.", ge=8)
     dropout: float = _f(0.0, "Dropout in attention and residual branches.", ge=0.0, lt=1.0)
     max_steps: int = _f(200, "Optimizer steps (the cosine schedule ends here).", gt=0)
@@ -39,9 +47,20 @@ class TrainConfig:
     )
     batch_size: int = _f(8, "Sequences per micro-batch on each device.", gt=0)
     grad_accum: int = _f(1, "Micro-batches per optimizer step.", gt=0)
-    learning_rate: float = _f(3e-3, "Peak AdamW learning rate.", gt=0.0)
+    learning_rate: float | None = _f(
+        None,
+        "Peak AdamW learning rate; empty: 3e-3 from scratch, 3e-4 from a base (Llama 2's pretraining peak, to which "
+        "Ibrahim et al. 2024, 'Simple and Scalable Strategies to Continually Pre-train LLMs', re-warm).",
+        gt=0.0,
+    )
     min_lr_ratio: float = _f(0.1, "Cosine decay ends at this share of the peak.", ge=0.0, le=1.0)
-    warmup_steps: int = _f(20, "Linear warm-up steps before the cosine decay.", ge=0)
+    warmup_steps: int | None = _f(
+        None,
+        "Linear warm-up steps before the cosine decay; empty: 20 from scratch, 1% of max_steps (at least 1) from a "
+        "base (Gupta et al. 2023, 'Continual Pre-Training of LLMs: How to (re)warm your model?': the length "
+        "matters little, a short re-warm-up suffices).",
+        ge=0,
+    )
     weight_decay: float = _f(0.1, "AdamW weight decay on matrices (not on norms).", ge=0.0)
     beta2: float = _f(0.95, "AdamW beta2 (0.99 suits small batches).", gt=0.0, lt=1.0)
     grad_clip: float = _f(1.0, "Clip the gradient norm to this; 0 turns clipping off.", ge=0.0)
@@ -70,6 +89,11 @@ class TrainConfig:
         if self.max_time is not None:
             self.max_time = str(self.max_time)
             parse_duration(self.max_time)
+        # Defaults that depend on where training starts, resolved once so the logged config shows them.
+        if self.learning_rate is None:
+            self.learning_rate = BASE_LEARNING_RATE if self.base else SCRATCH_LEARNING_RATE
+        if self.warmup_steps is None:
+            self.warmup_steps = max(1, self.max_steps // 100) if self.base else SCRATCH_WARMUP_STEPS
 
     @property
     def checkpoint_interval(self) -> int:

@@ -81,10 +81,18 @@ def use_compile(cfg: TrainConfig, accelerator: str) -> bool:
     return cfg.compile == "on" or (cfg.compile == "auto" and accelerator == "gpu")
 
 
-def model_config(cfg: TrainConfig, vocab_size: int) -> GPTConfig:
+BASE_CONTEXT = 1024  # tokens per training window from a base, unless train.block_size says otherwise
+
+
+def model_config(cfg: TrainConfig, vocab_size: int, base: GPTConfig | None = None) -> GPTConfig:
     """The preset's shape, the tokenizer's vocabulary padded to a multiple of 64 (faster matmuls;
-    the extra rows are never targets), and any override from the config."""
+    the extra rows are never targets), and any override from the config. From a base: the base's
+    shape and vocabulary, trained on windows of train.block_size tokens (at most BASE_CONTEXT and
+    the base's own context when empty)."""
     overrides: dict[str, Any] = {"dropout": cfg.dropout}
+    if base is not None:
+        overrides["block_size"] = cfg.block_size or min(base.block_size, BASE_CONTEXT)
+        return GPTConfig(**(asdict(base) | overrides))
     if cfg.block_size:
         overrides["block_size"] = cfg.block_size
     return preset(cfg.preset, vocab_size=64 * -(-vocab_size // 64), **overrides)
@@ -161,8 +169,10 @@ def train_model(
     resume: bool = False,
     final_eval_batches: int = 50,
     callbacks: list[L.Callback] | tuple = (),
+    base: GPT | None = None,
 ) -> tuple[GPT | None, TokenData, TrainResult | None]:
-    """Train a GPT of the configured preset on a dataset version's token files.
+    """Train a GPT of the configured preset on a dataset version's token files, or continue
+    pretraining `base` (its weights are the starting point, its shape the model's).
 
     Validation loss and bits per byte are measured before the first step too, so every run's
     curve starts from the untrained model and "how much did it learn" is one subtraction. With
@@ -170,7 +180,7 @@ def train_model(
     optimizer, schedule, data position and random state. Ranks other than 0 return (None, data, None).
     """
     L.seed_everything(t.seed, workers=True, verbose=False)
-    gpt_cfg = model_config(t, manifest["vocab_size"])
+    gpt_cfg = model_config(t, manifest["vocab_size"], base.cfg if base is not None else None)
     accelerator, precision = choose_precision(t)
     strategy, strategy_name = choose_strategy(t, gpt_cfg, accelerator)
     if accelerator == "gpu":
@@ -186,6 +196,8 @@ def train_model(
     module = LanguageModel(
         asdict(gpt_cfg), asdict(t), data.bytes_per_token, peak_flops=peak[1] if peak else None, compile=compiled
     )
+    if base is not None:
+        module.model.load_state_dict(base.state_dict())  # rotary tables are buffers of the new block_size
     module.max_seconds = t.max_seconds
     trainer, curve, timer = build_trainer(t, accelerator, precision, strategy, checkpoint_dir, logger, callbacks)
     if timer is not None:
