@@ -124,3 +124,24 @@ def test_the_continued_model_exports_to_hf_and_loads_in_transformers(continued, 
     assert (tmp_path / "hf" / "LICENSE").read_text() == "Test licence for a random base.\n"
     model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf", local_files_only=True)
     assert model.config.num_key_value_heads == 2 and not model.config.tie_word_embeddings
+
+
+def test_forge_train_continues_from_a_checkpoint_folder_and_checks_its_tokenizer(continued, tmp_path):
+    """forge train (torch, lightning and numpy only) takes the base as a folder."""
+    home, r = continued["home"], continued["result"]
+    tokens = Path(r["dataset"]) / "tokens"
+    args = ["train", "--tokens", str(tokens), "--out", str(tmp_path / "run"), "--max-steps", "4", "--batch-size", "2"]
+    done = forge(*args, "--block-size", "64", "--eval-every", "2", "--base", str(home / "base"), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["steps"] == 4 and result["final"]["val_bpb"] < result["initial"]["val_bpb"] + 0.05
+    bundle = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert bundle["model"]["n_kv_head"] == 2 and bundle["forge"]["base"] == str((home / "base").resolve())
+
+    other = tmp_path / "other-base"
+    build_base(other)  # same shape, but a tokenizer of its own: its digest differs only if its text does
+    (other / "tokenizer.json").write_text(
+        (home / "base" / "tokenizer.json").read_text().replace('"<|pad|>"', '"<|padding|>"')
+    )
+    done = forge(*args[:4], str(tmp_path / "run2"), "--max-steps", "1", "--base", str(other), cwd=tmp_path)
+    assert done.returncode == 2 and "is not the one the tokens were made with" in done.stderr

@@ -79,7 +79,47 @@ def mlflow_logger(args: argparse.Namespace, out: Path, cfg: TrainConfig) -> Any:
     return MLFlowLogger(experiment_name=args.experiment, tracking_uri=uri, run_id=run_id, artifact_location=local)
 
 
-def save_model(model: Any, manifest: dict[str, Any], tokens: Path, folder: Path) -> None:
+def load_base(ref: str, manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """(model, bundle metadata) of --base: a model folder, either a Forge bundle (the model/ folder
+    `forge train` writes, or a registered version's artifacts) or a Hugging Face checkpoint. A
+    registered NAME@ALIAS is resolved by `forge run`, which has the registry; this command has only
+    the folder. The tokens must be the base tokenizer's: the manifest's digest is checked."""
+    import hashlib
+
+    folder = Path(ref)
+    if not folder.is_dir():
+        raise ValueError(
+            f"--base {ref}: forge train continues from a model folder (a Forge bundle or a Hugging Face "
+            "checkpoint); a registered NAME[:VERSION|@ALIAS] is for forge run's train.base"
+        )
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    tokenizer = folder / "tokenizer.json"
+    if "model" in config:
+        from forge_core.export.bundle import load_bundle, weights_file
+
+        model, _ = load_bundle(weights_file(folder), tokenizer, folder / "config.json")
+        metadata = config.get("forge", {})
+    else:
+        from forge_core.interop.huggingface import load_checkpoint
+
+        model, _ = load_checkpoint(folder)
+        metadata = {"base": str(folder.resolve()), "eos_token_id": config.get("eos_token_id")}
+    expected = manifest.get("tokenizer_sha256")
+    if expected and tokenizer.is_file():
+        from tokenizers import Tokenizer
+
+        found = hashlib.sha256(Tokenizer.from_file(str(tokenizer)).to_str().encode()).hexdigest()
+        if found != expected:
+            raise ValueError(
+                f"--base {ref}: its tokenizer.json (sha256 {found[:12]}) is not the one the tokens were made "
+                f"with ({expected[:12]}): tokenize with the base's tokenizer (forge run with train.base)"
+            )
+    return model.float(), metadata
+
+
+def save_model(
+    model: Any, manifest: dict[str, Any], tokens: Path, folder: Path, metadata: dict[str, Any] | None = None
+) -> None:
     """The model as a bundle (export/bundle.py: the same files `forge run` writes), with the
     dataset's tokenizer.json, so the folder is a model a user can load."""
     from forge_core.export.bundle import save_bundle
@@ -87,7 +127,7 @@ def save_model(model: Any, manifest: dict[str, Any], tokens: Path, folder: Path)
     recorded = Path(manifest.get("tokenizer") or tokens / "tokenizer.json")
     candidates = (recorded, tokens / "tokenizer.json", tokens.parent / "tokenizer.json")
     found = next((p for p in candidates if p.is_file()), None)
-    save_bundle(model, found.read_text(encoding="utf-8") if found else None, folder)
+    save_bundle(model, found.read_text(encoding="utf-8") if found else None, folder, metadata)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = resolve(args, out)
         manifest = load_manifest(args.tokens)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as e:
+        base, base_metadata = load_base(cfg.base, manifest) if cfg.base else (None, {})
+    except (ValueError, TypeError, FileNotFoundError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     checkpoints = out / "checkpoints"
@@ -117,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     logger = mlflow_logger(args, out, cfg)
     try:
         model, _, result = train_model(
-            manifest, cfg, str(checkpoints), logger, resume=args.resume, final_eval_batches=args.eval_batches_final
+            manifest,
+            cfg,
+            str(checkpoints),
+            logger,
+            resume=args.resume,
+            final_eval_batches=args.eval_batches_final,
+            base=base,
         )
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -128,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / CURVE).write_text(json.dumps(summary.pop("curve")) + "\n")
     (out / RESULT).write_text(json.dumps(summary, indent=2) + "\n")
     tokens = Path(args.tokens)
-    save_model(model, manifest, tokens if tokens.is_dir() else tokens.parent, out / MODEL)
+    metadata = {"base": base_metadata.get("base") or cfg.base, "eos_token_id": base_metadata.get("eos_token_id")}
+    save_model(model, manifest, tokens if tokens.is_dir() else tokens.parent, out / MODEL, metadata if base else None)
     plot = plot_curve(result.curve, out / PLOT, f"{cfg.preset}: {result.parameters:,} parameters")
     if hasattr(logger, "run_id"):
         (out / "mlflow_run.json").write_text(json.dumps({"run_id": logger.run_id}) + "\n")

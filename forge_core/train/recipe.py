@@ -34,8 +34,9 @@ class TrainConfig:
     preset: str = _f("tiny", "Model size: a preset from forge_core/model/architecture.py; `forge size` helps.")
     base: str | None = _f(
         None,
-        "Continue pretraining a base instead of training from scratch: a registered model NAME[:VERSION|@ALIAS] "
-        "(`forge base import`, or any Forge model). Its tokenizer replaces BPE training and its shape the preset.",
+        "Continue pretraining a base instead of training from scratch: in forge run a registered model "
+        "NAME[:VERSION|@ALIAS] (`forge base import`, or any Forge model), in forge train a model folder (a Forge "
+        "bundle or a Hugging Face checkpoint). Its tokenizer replaces BPE training and its shape the preset.",
     )
     block_size: int | None = _f(None, "Context length in tokens; empty = the preset's.", ge=8)
     dropout: float = _f(0.0, "Dropout in attention and residual branches.", ge=0.0, lt=1.0)
