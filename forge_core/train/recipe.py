@@ -169,7 +169,7 @@ def cli_options() -> list[tuple[str, dict[str, Any]]]:
     for f in fields(TrainConfig):
         hint, kwargs = hints[f.name], {"dest": f.name, "default": None}
         default = f.default if f.default is not MISSING else None
-        kwargs["help"] = f"{f.metadata['help']} [default: {default}]"
+        kwargs["help"] = f"{f.metadata['help']} [default: {default}]".replace("%", "%%")  # argparse formats help
         if typing.get_origin(hint) is Literal:
             kwargs["choices"] = list(typing.get_args(hint))
         elif hint is bool:
