@@ -145,3 +145,12 @@ def test_forge_train_continues_from_a_checkpoint_folder_and_checks_its_tokenizer
     )
     done = forge(*args[:4], str(tmp_path / "run2"), "--max-steps", "1", "--base", str(other), cwd=tmp_path)
     assert done.returncode == 2 and "is not the one the tokens were made with" in done.stderr
+
+
+def test_lineage_of_the_base_itself_lists_its_files(continued):
+    imported = continued["imported"]
+    out = CliRunner().invoke(app, ["lineage", "model", f"{BASE}@base", "--workspace", str(continued["home"] / "ws")])
+    assert out.exit_code == 0, out.output
+    assert "imported base (LlamaForCausalLM)" in out.output and imported["files_digest"] in out.output
+    for f in imported["files"]:
+        assert f"{f['sha256']}  {f['path']}" in out.output

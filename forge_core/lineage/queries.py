@@ -109,11 +109,44 @@ def validation_summary(dataset_url: str, stages: dict[str, Any]) -> dict[str, An
     return out
 
 
+def base_files(tags: dict[str, str]) -> list[list[Any]]:
+    try:
+        return json.loads(tags.get("base.files") or "[]")
+    except json.JSONDecodeError:
+        return []  # a listing too long for a tag: the base version's artifact hf/files.json has it
+
+
+def base_lineage(mv: Any, tags: dict[str, str]) -> dict[str, Any]:
+    """An imported base is the root of a lineage: no dataset, only the files it was made from."""
+    return {
+        "model": {
+            "name": mv.name,
+            "version": str(mv.version),
+            "aliases": list(mv.aliases or []),
+            "run_id": mv.run_id,
+            "source": mv.source,
+            "tags": tags,
+        },
+        "base": {
+            "name": mv.name,
+            "version": str(mv.version),
+            "architecture": tags.get("base.architecture"),
+            "source": tags.get("base.source"),
+            "files_digest": tags.get("base.files_digest"),
+            "files": base_files(tags),
+            "licence_sha256": tags.get("base.licence_sha256") or None,
+        },
+        "dataset": None,
+    }
+
+
 def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str, Any]:
     """A model version back to its dataset version, sources, ledger counts, validation and training."""
     client = MlflowClient()
     mv = resolve_model(ref)
     tags = dict(mv.tags)
+    if tags.get("forge.kind") == "base":
+        return base_lineage(mv, tags)
     if "dataset_id" not in tags:
         raise LineageError(f"{mv.name} version {mv.version} has no dataset_id tag: it was not registered by Forge")
     dataset_id = tags["dataset_id"]
@@ -152,10 +185,7 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
         },
     }
     if "base.name" in tags:
-        try:
-            files = json.loads(tags.get("base.files") or "[]")
-        except json.JSONDecodeError:
-            files = []  # a listing too long for a tag: the base version's artifact hf/files.json has it
+        files = base_files(tags)
         result["base"] = {
             "name": tags["base.name"],
             "version": tags.get("base.version"),

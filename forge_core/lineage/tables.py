@@ -10,12 +10,21 @@ from rich.table import Table
 
 def print_model_lineage(r: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(soft_wrap=True)
-    m, d, c = r["model"], r["dataset"], r["counts"]
+    m, d = r["model"], r["dataset"]
     aliases = f" (@{', @'.join(m['aliases'])})" if m["aliases"] else ""
     console.print(f"[bold]{m['name']} version {m['version']}{aliases}[/bold]  run {m['run_id']}")
     for key in ("forge_version", "git_commit", "prefect_flow_run_id", "validation_status"):
         if key in m["tags"]:
             console.print(f"  {key}: {m['tags'][key]}")
+    if d is None:  # an imported base: the root of its lineage
+        b = r["base"]
+        console.print(f"imported base ({b.get('architecture')}) from {b.get('source')}; trained on no Forge dataset")
+        console.print(f"  files sha256 (of their sha256sum listing): {b.get('files_digest')}")
+        for path, size, sha in b.get("files", []):
+            console.print(f"  {sha}  {path}  ({size:,} bytes)")
+        if b.get("licence_sha256"):
+            console.print(f"  licence sha256 {b['licence_sha256']} (text in the version's tag base.licence)")
+        return
     verified = "matches the model's tag" if d["ledger_matches_tag"] else "DOES NOT match the model's tag"
     console.print(f"[bold]dataset {d['dataset_id']}[/bold]  {d['path']}  (created {d['created_at']})")
     console.print(f"  ledger sha256 {d['ledger_digest']}: {verified}")
@@ -26,6 +35,7 @@ def print_model_lineage(r: dict[str, Any], console: Console | None = None) -> No
         for path, size, sha in b.get("files", []):
             console.print(f"  {sha}  {path}  ({size:,} bytes)")
 
+    c = r["counts"]
     counts = Table(title="documents by status and reason")
     for column in ("status", "stage", "reason", "documents"):
         counts.add_column(column, justify="right" if column == "documents" else "left")
