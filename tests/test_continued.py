@@ -121,6 +121,7 @@ def test_the_continued_model_exports_to_hf_and_loads_in_transformers(continued, 
     assert out.exit_code == 0, out.output
     card = (tmp_path / "hf" / "README.md").read_text()
     assert f"base_model: {BASE}" in card and continued["result"]["dataset_id"] in card
+    assert "language:\n- en\n" in card  # the kept documents' languages, from the dataset's ledger
     assert (tmp_path / "hf" / "LICENSE").read_text() == "Test licence for a random base.\n"
     model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf", local_files_only=True)
     assert model.config.num_key_value_heads == 2 and not model.config.tie_word_embeddings

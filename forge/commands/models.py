@@ -164,7 +164,7 @@ def export(
         fail(f"--dtype {dtype!r}: choose {', '.join(DTYPES)}")
     if out.exists() and (out.is_file() or any(out.iterdir())):
         fail(f"{out} exists: export into a new path")
-    open_tracking(resolve_config(config, workspace))
+    ws = open_tracking(resolve_config(config, workspace))
     try:
         mv, loaded, tags, carried = load_version(ref)
     except LineageError as e:
@@ -172,7 +172,14 @@ def export(
     model = loaded.model.float().cpu()
     base = tags.get("base.name")  # set on versions continued from a base
     if fmt == "hf":
-        languages = [x for x in tags.get("languages", "").split(",") if x]
+        languages = []
+        if "dataset_id" in tags:
+            from forge_core.lineage.queries import dataset_languages
+
+            try:
+                languages = dataset_languages(ws, tags["dataset_id"])
+            except OSError:  # a dataset folder no longer there: the card says nothing rather than guess
+                languages = []
         card = model_card(mv.name, str(mv.version), tags, languages, base_model=base)
         torch_dtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[dtype]
         try:

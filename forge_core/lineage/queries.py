@@ -265,3 +265,14 @@ def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
 def ledgers_of(ws: Workspace, dataset_id: str) -> pl.DataFrame:
     with ws.fs.open(f"{ws.dataset_dir(dataset_id)}/ledger.parquet", "rb") as f:
         return pl.read_parquet(f)
+
+
+def dataset_languages(ws: Workspace, dataset_id: str, min_share: float = 0.01) -> list[str]:
+    """ISO 639-1 codes of the kept documents' languages, most documents first; a language with
+    under min_share of them is left out (a model card lists what the model was trained on, not
+    every stray line language id labelled)."""
+    kept = ledgers_of(ws, dataset_id).filter((pl.col("status") == "kept") & pl.col("language").is_not_null())
+    if kept.is_empty():
+        return []
+    counts = kept.group_by("language").len().sort(["len", "language"], descending=[True, False])
+    return [lang for lang, n in counts.iter_rows() if n / kept.height >= min_share]
