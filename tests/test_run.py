@@ -225,3 +225,38 @@ def test_run_summary_tells_documents_to_dataset_to_model_and_links_the_mlflow_ru
     assert page.startswith("# forge run: m version 2") and link in page and "`models:/m/2`" in page
     assert "| deduplicated | FAILED |" in page and "| dropped | dedup | exact_duplicate | 1 |" in page
     assert "5 documents from 3 files: **3 kept**" in page and "bits per byte 3.500 (untrained 4.200)" in page
+
+
+def test_the_registered_model_exported_to_hf_continues_text_as_forge_does(run, tmp_path):
+    """From the registry: `forge export --format hf`, then transformers' greedy continuation equals
+    `forge generate --temperature 0` token for token (32 new tokens)."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    prompt = "The calibration of the pump"
+    out = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            MODEL,
+            prompt,
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "32",
+            "--workspace",
+            str(run["home"] / "ws"),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    ours = out.stdout.removesuffix("\n")
+    exported = cli(run, "export", MODEL, "--out", str(tmp_path / "hf"))
+    assert "model.safetensors" in exported["files"]
+    model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf", local_files_only=True).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf", local_files_only=True)
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        generated = model.generate(ids, max_new_tokens=32, do_sample=False)
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    theirs = prompt + tokenizer.decode([t for t in generated[0, ids.shape[1] :].tolist() if t != eot])
+    assert theirs == ours
