@@ -1,0 +1,109 @@
+"""Chat templates rendered as transformers renders them, and the assistant-token masks of the
+fine-tuning loss, token by token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forge_core.chat.masks import EmptyMask, encode
+from forge_core.chat.template import DEFAULT_TEMPLATE, TemplateError, render
+
+transformers = pytest.importorskip("transformers")
+
+CHATML = (  # Qwen2's layout
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+LLAMA3 = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim "
+    "+ '<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+MISTRAL = (  # alternation enforced with raise_exception, as Mistral's template does
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+    "{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}"
+)
+CHATML_TRACKED = CHATML.replace(
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}",
+    "{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\\n' }}{% generation %}"
+    "{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{% else %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endif %}",
+)
+CONVERSATION = [
+    {"role": "system", "content": "You answer questions about Acme's pumps."},
+    {"role": "user", "content": "What pressure does the PX-250 take?"},
+    {"role": "assistant", "content": "Up to 16 bar, continuously."},
+    {"role": "user", "content": "And the VB-30?"},
+    {"role": "assistant", "content": "The VB-30 is rated for 10 bar; see the datasheet, section 3."},
+]
+SPECIALS = {"bos_token": "<s>", "eos_token": "<|endoftext|>"}
+
+
+@pytest.fixture(scope="module")
+def hf_tokenizer(tmp_path_factory):
+    from forge_core.tokenize import TokenizeConfig, train_tokenizer
+
+    text = (Path(__file__).parents[1] / "data_samples" / "README.md").read_text(encoding="utf-8")
+    folder = tmp_path_factory.mktemp("tok")
+    tokenizer = train_tokenizer([text], TokenizeConfig(vocab_size=500))
+    tokenizer.save(str(folder / "tokenizer.json"))
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **SPECIALS)
+    return tokenizer, fast
+
+
+@pytest.mark.parametrize(
+    "template", [CHATML, LLAMA3, DEFAULT_TEMPLATE, CHATML_TRACKED], ids=["chatml", "llama3", "forge", "tracked"]
+)
+@pytest.mark.parametrize("prompt", [False, True])
+def test_rendering_equals_transformers_apply_chat_template(hf_tokenizer, template, prompt):
+    _, fast = hf_tokenizer
+    messages = CONVERSATION[:-1] if prompt else CONVERSATION
+    theirs = fast.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=prompt)
+    assert render(template, messages, SPECIALS, add_generation_prompt=prompt) == theirs
+
+
+def test_mistral_template_errors_are_raised_as_template_errors(hf_tokenizer):
+    _, fast = hf_tokenizer
+    alternating = CONVERSATION[1:]
+    assert render(MISTRAL, alternating, SPECIALS) == fast.apply_chat_template(
+        alternating, chat_template=MISTRAL, tokenize=False
+    )
+    with pytest.raises(TemplateError, match="must alternate"):
+        render(MISTRAL, CONVERSATION, SPECIALS)  # a system turn first
+
+
+def test_masks_equal_transformers_generation_tracking_token_by_token(hf_tokenizer):
+    """transformers marks assistant tokens where a template has {% generation %} tags; Forge finds
+    them for any template. On the same template the two masks agree token for token."""
+    tokenizer, fast = hf_tokenizer
+    ours = encode(tokenizer, CHATML_TRACKED, CONVERSATION, SPECIALS)
+    theirs = fast.apply_chat_template(
+        CONVERSATION, chat_template=CHATML_TRACKED, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    assert ours.ids == theirs["input_ids"]
+    assert ours.mask == [bool(m) for m in theirs["assistant_masks"]]
+
+
+def test_the_mask_covers_each_assistant_turn_and_its_end_of_turn_and_nothing_else(hf_tokenizer):
+    tokenizer, _ = hf_tokenizer
+    enc = encode(tokenizer, DEFAULT_TEMPLATE, CONVERSATION, SPECIALS)
+    masked = tokenizer.decode([t for t, m in zip(enc.ids, enc.mask, strict=True) if m], skip_special_tokens=False)
+    unmasked = tokenizer.decode([t for t, m in zip(enc.ids, enc.mask, strict=True) if not m], skip_special_tokens=False)
+    answers = [m["content"] for m in CONVERSATION if m["role"] == "assistant"]
+    assert masked == "".join(a + "<|endoftext|>" for a in answers)
+    assert not any(a in unmasked for a in answers)
+    assert "What pressure" in unmasked and "<|assistant|>" in unmasked  # prompts and role headers: no loss
+
+
+def test_a_conversation_without_an_assistant_turn_is_an_error(hf_tokenizer):
+    tokenizer, _ = hf_tokenizer
+    with pytest.raises(EmptyMask):
+        encode(tokenizer, DEFAULT_TEMPLATE, CONVERSATION[:2], SPECIALS)
