@@ -107,3 +107,43 @@ def test_a_conversation_without_an_assistant_turn_is_an_error(hf_tokenizer):
     tokenizer, _ = hf_tokenizer
     with pytest.raises(EmptyMask):
         encode(tokenizer, DEFAULT_TEMPLATE, CONVERSATION[:2], SPECIALS)
+
+
+def test_packed_conversations_give_the_loss_of_each_conversation_alone(hf_tokenizer):
+    """Assistant-only loss over conversations packed into rows equals the same loss over each
+    conversation alone (fp32, within 1e-5): no attention crosses a conversation."""
+    import torch
+
+    from forge_core.chat.packing import pack, targets_of
+    from forge_core.model.architecture import GPTConfig
+    from forge_core.model.gpt import GPT
+
+    tokenizer, _ = hf_tokenizer
+    conversations = [CONVERSATION, CONVERSATION[1:3], CONVERSATION[:3], CONVERSATION[3:] + CONVERSATION[1:3]]
+    encoded = [encode(tokenizer, DEFAULT_TEMPLATE, c, SPECIALS) for c in conversations]
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=512, block_size=256, n_layer=2, n_head=4, n_embd=64)).eval()
+    packed = pack(encoded, block_size=256)
+    assert len(packed.conversations) < len(encoded)  # some rows do hold several conversations
+    logits, _ = model(packed.tokens, positions=packed.positions, segments=packed.segments)
+    nats = torch.nn.functional.cross_entropy(
+        logits.view(-1, 512), packed.targets.view(-1), ignore_index=-1, reduction="sum"
+    )
+    alone = 0.0
+    for enc in encoded:
+        out, _ = model(torch.tensor([enc.ids]))
+        alone += torch.nn.functional.cross_entropy(
+            out[0], torch.tensor(targets_of(enc)), ignore_index=-1, reduction="sum"
+        ).item()
+    counted = int((packed.targets >= 0).sum())
+    assert counted == sum(sum(e.mask[1:]) for e in encoded)
+    assert abs(nats.item() / counted - alone / counted) < 1e-5
+
+
+def test_a_conversation_longer_than_a_row_is_refused_by_index(hf_tokenizer):
+    from forge_core.chat.packing import pack
+
+    tokenizer, _ = hf_tokenizer
+    enc = encode(tokenizer, DEFAULT_TEMPLATE, CONVERSATION, SPECIALS)
+    with pytest.raises(ValueError, match="conversation 0 has"):
+        pack([enc], block_size=8)
