@@ -116,17 +116,22 @@ def base_files(tags: dict[str, str]) -> list[list[Any]]:
         return []  # a listing too long for a tag: the base version's artifact hf/files.json has it
 
 
+def model_record(mv: Any, tags: dict[str, str]) -> dict[str, Any]:
+    """What a lineage answer says of the model version itself."""
+    return {
+        "name": mv.name,
+        "version": str(mv.version),
+        "aliases": list(mv.aliases or []),
+        "run_id": mv.run_id,
+        "source": mv.source,
+        "tags": tags,
+    }
+
+
 def base_lineage(mv: Any, tags: dict[str, str]) -> dict[str, Any]:
     """An imported base is the root of a lineage: no dataset, only the files it was made from."""
     return {
-        "model": {
-            "name": mv.name,
-            "version": str(mv.version),
-            "aliases": list(mv.aliases or []),
-            "run_id": mv.run_id,
-            "source": mv.source,
-            "tags": tags,
-        },
+        "model": model_record(mv, tags),
         "base": {
             "name": mv.name,
             "version": str(mv.version),
@@ -157,14 +162,7 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
     digest = file_digest(f"{url}/ledger.parquet")
     stats = _read_json(f"{url}/stats.json")
     result: dict[str, Any] = {
-        "model": {
-            "name": mv.name,
-            "version": str(mv.version),
-            "aliases": list(mv.aliases or []),
-            "run_id": mv.run_id,
-            "source": mv.source,
-            "tags": tags,
-        },
+        "model": model_record(mv, tags),
         "dataset": {
             "dataset_id": dataset_id,
             "path": url,
