@@ -9,6 +9,7 @@ import pytest
 
 from forge_core.chat.masks import EmptyMask, encode
 from forge_core.chat.template import DEFAULT_TEMPLATE, TemplateError, render
+from forge_core.tokenize import EOT
 
 transformers = pytest.importorskip("transformers")
 
@@ -147,3 +148,23 @@ def test_a_conversation_longer_than_a_row_is_refused_by_index(hf_tokenizer):
     enc = encode(tokenizer, DEFAULT_TEMPLATE, CONVERSATION, SPECIALS)
     with pytest.raises(ValueError, match="conversation 0 has"):
         pack([enc], block_size=8)
+
+
+@pytest.mark.parametrize("template, end", [(CHATML, "<|im_end|>"), (LLAMA3, "<|eot_id|>"), (DEFAULT_TEMPLATE, EOT)])
+def test_generation_stops_at_the_token_that_ends_the_templates_assistant_turn(hf_tokenizer, tmp_path, template, end):
+    import json
+
+    from forge_core.chat.spec import chat_spec
+
+    tokenizer, _ = hf_tokenizer
+    tokenizer = type(tokenizer).from_str(tokenizer.to_str())
+    tokenizer.add_special_tokens(
+        ["<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    )
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "chat_template": template} | SPECIALS
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": 0}))
+    spec = chat_spec(tokenizer, None, tmp_path)
+    assert spec.end_of_turn == tokenizer.token_to_id(end)
+    assert tokenizer.token_to_id(EOT) in spec.stop_ids
+    assert spec == type(spec).from_dict(json.loads(json.dumps(spec.to_dict())))
