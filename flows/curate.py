@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 from forge_core.config import ForgeConfig
 from forge_core.executor import DaskConfig, open_cluster
 from forge_core.identity import dataset_id as name_dataset
+from forge_core.ingest import dataset_kind
 from forge_core.io.workspace import Workspace
 from forge_core.validate import suites_digest
 from tasks.artifacts import link_dashboard
@@ -66,6 +67,7 @@ def curate(
         log.info("curating %d files into dataset %s", len(files), dataset_id)
 
         ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
+        log.info("dataset kind: %s", dataset_kind(cfg.ingest.kind, ingest_stats["counts"]))  # a mix stops here
         validated = {"ingested": validate_documents(ws, "ingested", _shards(ingested), cfg.validation, dataset_id)}
         cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
         validated["cleaned"] = validate_documents(

@@ -54,6 +54,11 @@ def forge_run(sources: list[str], config: ForgeConfig | None = None) -> dict[str
                 cluster=client.scheduler.address,
                 base_tokenizer_sha256=base["tokenizer_sha256"] if base else None,
             )
+            if dataset.get("kind") == "chat":
+                raise ValueError(
+                    f"the sources are conversations (dataset {dataset['dataset_id']} is of kind chat): fine-tune a "
+                    "registered model on them with `forge finetune MODEL SOURCE...`"
+                )
             tags = records.lineage_tags(ws, dataset, flow_run_id)
             records.set_tags(parent, tags)
             records.record_curation(experiment_id, parent, ws, dataset, tags)

@@ -126,7 +126,7 @@ def read_file(
                 "row": rec.row,
                 "raw_sha256": sha,
                 "bytes": _size(rec, text, fp.size),
-                "format": rec.attachment.format if rec.attachment else fmt,
+                "format": rec.format or (rec.attachment.format if rec.attachment else fmt),
                 "parent_doc_id": parent,
                 "text": text,
             }
@@ -153,5 +153,28 @@ def ingest_shard(ws: Workspace, folder: str, files: list[Fingerprint], cfg: Inge
     write_shard(ws, docs_file(folder), frame, INGESTED)
     write_shard(ws, ledger_file(folder), ledger, LEDGER_PART)
     counts = {f"quarantined.{reason}": n for reason, n in ledger.group_by("reason").len().iter_rows()}
+    counts |= {f"format.{fmt}": n for fmt, n in frame.group_by("format").len().iter_rows()}
     counts["files"] = len(files)
     return ShardCounts(len(files), frame.height, counts)
+
+
+class MixedKinds(ValueError):
+    """Conversations and documents in one dataset version, which is either a pretraining corpus or
+    a fine-tuning set, never both."""
+
+
+def dataset_kind(configured: str, counts: dict[str, int]) -> str:
+    """documents or chat: as ingest.kind says, or (auto) chat when every ingested record is a
+    conversation. A mix under auto is an error: trained on as text, the conversations would teach
+    the turn markers; fine-tuned on, the documents would have no turns."""
+    if configured != "auto":
+        return configured
+    formats = {k.removeprefix("format."): n for k, n in counts.items() if k.startswith("format.") and n}
+    chat = formats.pop("chat", 0)
+    if chat and formats:
+        others = ", ".join(f"{n} {fmt}" for fmt, n in sorted(formats.items()))
+        raise MixedKinds(
+            f"the sources hold {chat} conversations (JSONL of messages or prompt/completion) and documents "
+            f"({others}): curate them as separate sources, or set ingest.kind to chat or documents"
+        )
+    return "chat" if chat else "documents"

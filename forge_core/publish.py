@@ -18,6 +18,7 @@ from forge_core import report
 from forge_core.config import ForgeConfig
 from forge_core.executor.work import ShardReport
 from forge_core.identity import code_version
+from forge_core.ingest import dataset_kind
 from forge_core.io.shards import read_shards
 from forge_core.io.workspace import Workspace
 
@@ -57,8 +58,10 @@ def publish_dataset(
     counts = ledgers.counts(ledger)
 
     clean_counts = stages.get("clean", {}).get("counts", {})
+    kind = dataset_kind(cfg.ingest.kind, ingest["counts"])
     stats = {
         "dataset_id": dataset_id,
+        "kind": kind,
         "counts": counts,
         "steps": report.step_table(clean_counts),
         "languages": report.language_table(ledger),
@@ -75,6 +78,7 @@ def publish_dataset(
     manifest = {
         "dataset_id": dataset_id,
         "dataset": ws.display(out),
+        "kind": kind,
         "ledger": ws.display(ledger_path),
         "counts": counts,
         "files": n_files,

@@ -18,8 +18,9 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
-from forge_core.clean import c4, fineweb, gopher, language, length, normalize, pii
+from forge_core.clean import c4, conversation, fineweb, gopher, language, length, normalize, pii
 from forge_core.clean.c4 import C4Config, c4_filter
+from forge_core.clean.conversation import ConversationConfig, conversation_filter
 from forge_core.clean.fineweb import FineWebConfig, fineweb_filter
 from forge_core.clean.gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
 from forge_core.clean.junk import boilerplate, encoded, generated, gibberish, logs, mojibake, numeric, placeholder, spam
@@ -57,6 +58,7 @@ RULES: list[Rule] = [
     Rule("normalize", normalize_text, NormalizeConfig, normalize.REASONS),
     Rule("language", identify_language, LanguageConfig, language.REASONS),
     Rule("pii", redact_pii, PiiConfig, pii.REASONS),
+    Rule("conversation", conversation_filter, ConversationConfig, conversation.REASONS),
     Rule("length", length_filter, LengthConfig, length.REASONS, FILTERS),
     Rule("placeholder", placeholder_filter, PlaceholderConfig, placeholder.REASONS, ENTERPRISE),
     Rule("encoded", encoded_filter, EncodedConfig, encoded.REASONS, ENTERPRISE),
@@ -91,6 +93,7 @@ class CleanConfig(Section):
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     pii: PiiConfig = Field(default_factory=PiiConfig)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     length: LengthConfig = Field(default_factory=LengthConfig)
     placeholder: PlaceholderConfig = Field(default_factory=PlaceholderConfig)
     encoded: EncodedConfig = Field(default_factory=EncodedConfig)

@@ -13,8 +13,11 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import replace
 
+from typing import Literal
+
 from pydantic import Field
 
+from forge_core.readers.conversations import looks_like_chat, read_conversations
 from forge_core.readers.docx import read_docx
 from forge_core.readers.extracted import AttachedFile, Attachment, Record, Unreadable
 from forge_core.readers.html import read_html
@@ -40,6 +43,12 @@ class ReadConfig(Section):
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
+    kind: Literal["auto", "documents", "chat"] = Field(
+        default="auto",
+        description="What the dataset version holds: documents, or chat (one conversation per JSONL line: "
+        '{"messages": [{"role", "content"}, ...]} or {"prompt", "completion"}), for `forge finetune`. auto: '
+        "chat when every source file is a JSONL file whose first object is a conversation.",
+    )
     text_columns: list[str] = Field(
         default=["text", "body", "content"],
         description="For .csv, .jsonl and .parquet: the first of these columns present holds a row's text.",
@@ -67,6 +76,12 @@ def _html(data: bytes, cfg: ReadConfig) -> list[Record]:
     return read_html(data, tables=cfg.extract.html_tables, max_depth=cfg.limits.html_max_depth)
 
 
+def _jsonl(data: bytes, cfg: ReadConfig) -> list[Record]:
+    if cfg.kind == "chat" or (cfg.kind == "auto" and looks_like_chat(data)):
+        return read_conversations(data)
+    return read_jsonl(data, cfg.text_columns)
+
+
 READERS: dict[str, tuple[str, Reader]] = {
     ".txt": ("text", lambda data, cfg: read_text(data)),
     ".text": ("text", lambda data, cfg: read_text(data)),
@@ -79,8 +94,8 @@ READERS: dict[str, tuple[str, Reader]] = {
     ".pdf": ("pdf", lambda data, cfg: read_pdf(data, cfg.limits)),
     ".docx": ("docx", lambda data, cfg: read_docx(data, tables=cfg.extract.docx_tables, limits=cfg.limits)),
     ".eml": ("email", read_email),
-    ".jsonl": ("jsonl", lambda data, cfg: read_jsonl(data, cfg.text_columns)),
-    ".ndjson": ("jsonl", lambda data, cfg: read_jsonl(data, cfg.text_columns)),
+    ".jsonl": ("jsonl", _jsonl),
+    ".ndjson": ("jsonl", _jsonl),
     ".csv": ("csv", lambda data, cfg: read_csv(data, cfg.text_columns)),
     ".parquet": ("parquet", lambda data, cfg: read_parquet(data, cfg.text_columns)),
 }
@@ -102,9 +117,18 @@ def _reader(suffix: str, what: str) -> Reader:
     return READERS[suffix][1]
 
 
+CHAT_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def read_records(uri: str, data: bytes, cfg: ReadConfig) -> list[Record]:
     """Dispatch on the file suffix."""
-    return _reader(posixpath.splitext(uri)[1].lower(), "files")(data, cfg)
+    suffix = posixpath.splitext(uri)[1].lower()
+    if cfg.kind == "chat" and suffix not in CHAT_SUFFIXES:
+        raise Unreadable(
+            "not_a_conversation",
+            f"ingest.kind is chat: conversations come as {' or '.join(CHAT_SUFFIXES)} files, one per line",
+        )
+    return _reader(suffix, "files")(data, cfg)
 
 
 def read_attachment(file: AttachedFile, cfg: ReadConfig) -> list[Record]:

@@ -37,6 +37,7 @@ class Record:
     reason: str | None = None
     detail: str | None = None
     attachment: Attachment | None = None  # set for records read from an e-mail's attachment
+    format: str | None = None  # when it is not the file's (a conversation of a .jsonl file: chat)
 
 
 @dataclass(frozen=True)
