@@ -12,7 +12,6 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 from dataclasses import replace
-
 from typing import Literal
 
 from pydantic import Field
