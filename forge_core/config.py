@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
+from forge_core.chat.recipe import FinetuneConfig
 from forge_core.clean.pipeline import CleanConfig
 from forge_core.dedup import DedupConfig
 from forge_core.executor.cluster import DaskConfig
@@ -83,6 +84,7 @@ class ForgeConfig(Section):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)

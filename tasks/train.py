@@ -125,9 +125,9 @@ def register_model(cfg: ForgeConfig, trained: dict[str, Any], tags: dict[str, st
 
     prompts = [s["prompt"] for s in trained["samples"]]
     run_id = trained["run_id"]
-    extra = {"hf": trained["hf_files"]} if trained.get("hf_files") else None
+    extra = {name: trained[key] for name, key in (("hf", "hf_files"), ("adapter", "adapter")) if trained.get(key)}
     with mlflow.start_run(run_id=run_id):
-        info = log_pyfunc(Path(trained["bundle"]), cfg.registry.model_name, prompts, extra=extra)
+        info = log_pyfunc(Path(trained["bundle"]), cfg.registry.model_name, prompts, extra=extra or None)
     version = str(info.registered_model_version)
     records.register_version(cfg.registry.model_name, version, tags)
     return {"model_name": cfg.registry.model_name, "model_version": version, "model_uri": info.model_uri}

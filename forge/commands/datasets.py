@@ -47,7 +47,12 @@ def curate(
 
     try:
         result = curate_flow(sources=sources, config=cfg)
-    except (SourceError, ValidationFailed, ConfigError) as e:
+    except (
+        SourceError,
+        ValidationFailed,
+        ConfigError,
+        ValueError,
+    ) as e:  # ValueError: conversations mixed with documents
         fail(str(e))
     print_summary(result)
     if as_json:

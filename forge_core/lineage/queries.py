@@ -192,6 +192,14 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
             "files": files,
             "licence_sha256": tags.get("base.licence_sha256") or None,
         }
+    if "parent.name" in tags:  # a fine-tune: the model it started from has its own lineage
+        result["parent"] = {
+            "name": tags["parent.name"],
+            "version": tags.get("parent.version"),
+            "dataset_id": tags.get("parent.dataset_id") or None,
+            "method": tags.get("finetune.method"),
+        }
+        result["dataset"]["kind"] = manifest.get("kind", "documents")
     if documents:
         kept = ledger.filter(pl.col("status") == "kept").sort("source_uri", "doc_id")
         result["documents"] = kept.select("doc_id", "source_uri", "raw_sha256").to_dicts()
@@ -248,16 +256,34 @@ def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
     if not appearances:
         raise LineageError(f"{ref}: no dataset version in {ws.display(ws.path('datasets'))} holds this document")
     kept_in = {a["dataset_id"] for a in appearances if a["status"] == "kept"}
+    return {"query": ref, "matched_by": matched_by, "datasets": appearances, "model_versions": reached(kept_in)}
+
+
+def reached(kept_in: set[str]) -> list[dict[str, Any]]:
+    """Model versions trained on one of the dataset versions, then, version by version, those
+    fine-tuned from a version already reached (`via` names that parent): a document in a
+    pretraining set reaches every assistant tuned from the model it trained."""
     client = MlflowClient()
-    versions = []
-    for mv in all_model_versions():
+    every = all_model_versions()
+    found: dict[str, dict[str, Any]] = {}
+    for mv in every:
         if mv.tags.get("dataset_id") in kept_in:
-            aliases = client.get_model_version(mv.name, mv.version).aliases  # search results omit aliases
-            versions.append(
-                {"name": mv.name, "version": str(mv.version), "dataset_id": mv.tags["dataset_id"], "aliases": aliases}
-            )
-    versions.sort(key=lambda v: (v["name"], int(v["version"])))
-    return {"query": ref, "matched_by": matched_by, "datasets": appearances, "model_versions": versions}
+            found[f"{mv.name}:{mv.version}"] = {"mv": mv, "via": None}
+    grew = True
+    while grew:
+        grew = False
+        for mv in every:
+            key, parent = f"{mv.name}:{mv.version}", f"{mv.tags.get('parent.name')}:{mv.tags.get('parent.version')}"
+            if key not in found and parent in found:
+                found[key] = {"mv": mv, "via": parent}
+                grew = True
+    versions = []
+    for entry in found.values():
+        mv = entry["mv"]
+        aliases = client.get_model_version(mv.name, mv.version).aliases  # search results omit aliases
+        version = {"name": mv.name, "version": str(mv.version), "dataset_id": mv.tags.get("dataset_id")}
+        versions.append(version | {"aliases": aliases, "via": entry["via"]})
+    return sorted(versions, key=lambda v: (v["name"], int(v["version"])))
 
 
 def ledgers_of(ws: Workspace, dataset_id: str) -> pl.DataFrame:

@@ -26,9 +26,16 @@ def print_model_lineage(r: dict[str, Any], console: Console | None = None) -> No
             console.print(f"  licence sha256 {b['licence_sha256']} (text in the version's tag base.licence)")
         return
     verified = "matches the model's tag" if d["ledger_matches_tag"] else "DOES NOT match the model's tag"
-    console.print(f"[bold]dataset {d['dataset_id']}[/bold]  {d['path']}  (created {d['created_at']})")
+    kind = f" ({d['kind']})" if d.get("kind") else ""
+    console.print(f"[bold]dataset {d['dataset_id']}[/bold]{kind}  {d['path']}  (created {d['created_at']})")
     console.print(f"  ledger sha256 {d['ledger_digest']}: {verified}")
     console.print(f"  sources: {', '.join(d['sources'])} ({d['files']} files)")
+    if p := r.get("parent"):
+        trained = f", trained on {p['dataset_id']}" if p.get("dataset_id") else ""
+        console.print(
+            f"[bold]fine-tuned ({p.get('method')}) from {p['name']} version {p['version']}[/bold]{trained}: "
+            f"`forge lineage model {p['name']}:{p['version']}` traces it"
+        )
     if b := r.get("base"):
         console.print(f"[bold]base {b['name']} version {b['version']}[/bold]  ({b.get('architecture', '')})")
         console.print(f"  files sha256 (of their sha256sum listing): {b.get('files_digest') or 'not recorded'}")
@@ -90,7 +97,8 @@ def print_doc_lineage(r: dict[str, Any], console: Console | None = None) -> None
     if not r["model_versions"]:
         console.print("model versions trained on it: none")
         return
-    console.print("model versions trained on a dataset where it was kept:")
+    console.print("model versions trained on a dataset where it was kept, and those fine-tuned from them:")
     for v in r["model_versions"]:
         aliases = f" (@{', @'.join(v['aliases'])})" if v["aliases"] else ""
-        console.print(f"  {v['name']} version {v['version']}{aliases}  dataset {v['dataset_id']}")
+        how = f"fine-tuned from {v['via']}" if v.get("via") else f"dataset {v['dataset_id']}"
+        console.print(f"  {v['name']} version {v['version']}{aliases}  {how}")
