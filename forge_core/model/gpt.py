@@ -11,6 +11,7 @@ GPTConfig fields, off for Forge's own presets.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -267,14 +268,38 @@ class GPT(nn.Module):
         top_p: float | None = None,
         generator: torch.Generator | None = None,
     ) -> list[list[int]]:
-        """Continue several prompts at once with a key-value cache; each returned list is its prompt
-        followed by what was generated, up to and including a stop token. Prompts of different
-        lengths are left-padded: padding is its own segment, and each prompt's positions start at 0.
-        Past the context length the last block_size tokens are encoded again for each new token (a
-        sliding window, as without a cache).
+        """Continue several prompts at once (decode_steps says how); each returned list is its prompt
+        followed by what was generated, up to and including a stop token."""
+        stop_ids = stop_ids or set()
+        out = [list(p) for p in prompts]
+        done = [False] * len(prompts)
+        steps = self.decode_steps(prompts, max_new_tokens, lambda x: sample(x, temperature, top_k, top_p, generator))
+        for nxt in steps:
+            for i, token in enumerate(nxt.tolist()):
+                if not done[i]:
+                    out[i].append(token)
+                    done[i] = token in stop_ids
+            if all(done):
+                break
+        return out
+
+    @torch.no_grad()
+    def decode_steps(
+        self,
+        prompts: list[list[int]],
+        max_new_tokens: int,
+        pick: Callable[[torch.Tensor], torch.Tensor],
+    ) -> Iterator[torch.Tensor]:
+        """Yield each step's new tokens (B,), one per prompt, chosen by `pick` from the last
+        position's logits (B, vocab); the caller decides when a row is finished and stops iterating
+        when all are, so a server can stream every token as it comes and sample each row its own way.
+
+        A key-value cache holds what was computed. Prompts of different lengths are left-padded:
+        padding is its own segment, and each prompt's positions start at 0. Past the context length
+        the last block_size tokens are encoded again for each new token (a sliding window, as
+        without a cache).
         """
         device = self.embed.weight.device
-        stop_ids = stop_ids or set()
         width = max(len(p) for p in prompts)
         if min(len(p) for p in prompts) == 0:
             raise ValueError("every prompt needs at least one token")
@@ -283,16 +308,11 @@ class GPT(nn.Module):
         for i, p in enumerate(prompts):
             tokens[i, width - len(p) :] = torch.tensor(p, device=device)
             real[i, width - len(p) :] = True
-        done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-        out = [list(p) for p in prompts]
         cache, logits = self._prefill(tokens, real)
-        for _ in range(max_new_tokens):
-            nxt = sample(logits[:, -1, :], temperature, top_k, top_p, generator)
-            for i in range(len(prompts)):
-                if not done[i]:
-                    out[i].append(int(nxt[i]))
-                    done[i] = int(nxt[i]) in stop_ids
-            if bool(done.all()):
+        for step in range(max_new_tokens):
+            nxt = pick(logits[:, -1, :])
+            yield nxt
+            if step == max_new_tokens - 1:
                 break
             tokens = torch.cat((tokens, nxt[:, None]), dim=1)
             real = torch.cat((real, torch.ones_like(real[:, :1])), dim=1)
@@ -303,7 +323,6 @@ class GPT(nn.Module):
                 continue
             positions = (real.long().cumsum(1) - 1).clamp(min=0)[:, -1:]
             logits, _ = self(nxt[:, None], positions=positions, segments=torch.ones_like(positions), cache=cache)
-        return out
 
     def _prefill(self, tokens: torch.Tensor, real: torch.Tensor) -> tuple[KVCache, torch.Tensor]:
         """A new cache holding `tokens` (left padding marked False in `real`), and their logits."""
