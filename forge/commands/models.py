@@ -139,7 +139,14 @@ def size(
 def export(
     ref: Annotated[str, typer.Argument(metavar="NAME[:VERSION|@ALIAS]", help="Registered model (newest version).")],
     out: Annotated[Path, typer.Option("--out", help="Folder (hf) or file (gguf) to write; must not exist yet.")],
-    fmt: Annotated[str, typer.Option("--format", help="hf: a Hugging Face folder; gguf: one llama.cpp file.")] = "hf",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="hf: a Hugging Face folder; gguf: one llama.cpp file; peft: a LoRA fine-tune's adapter, for the "
+            "hf export of the version it was tuned from.",
+        ),
+    ] = "hf",
     dtype: Annotated[str, typer.Option("--dtype", help="f32, f16 or bf16.")] = "f32",
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
@@ -147,8 +154,9 @@ def export(
 ) -> None:
     """Write a registered model in the formats other tools load: transformers and vLLM (hf), llama.cpp (gguf).
 
-    Any Forge model: trained from scratch, an imported base, or continued from one. The hf folder
-    carries a model card with the lineage (dataset_id, ledger digest, registry version, base).
+    Any Forge model: trained from scratch, an imported base, continued from one, or fine-tuned. The
+    hf folder carries a model card with the lineage (dataset_id, ledger digest, registry version,
+    base, parent); a fine-tuned model's folder carries its chat template and stops at its end of turn.
     """
     import torch
 
@@ -158,8 +166,8 @@ def export(
     from forge_core.interop.huggingface import CheckpointError, save_folder
     from forge_core.lineage.queries import LineageError
 
-    if fmt not in ("hf", "gguf"):
-        fail(f"--format {fmt!r}: choose hf or gguf")
+    if fmt not in ("hf", "gguf", "peft"):
+        fail(f"--format {fmt!r}: choose hf, gguf or peft")
     if dtype not in DTYPES:
         fail(f"--dtype {dtype!r}: choose {', '.join(DTYPES)}")
     if out.exists() and (out.is_file() or any(out.iterdir())):
@@ -171,6 +179,29 @@ def export(
         fail(str(e))
     model = loaded.model.float().cpu()
     base = tags.get("base.name")  # set on versions continued from a base
+    chat = None
+    if "parent.name" in tags:  # fine-tuned on conversations: its template and end of turn go with it
+        from forge_core.chat.spec import spec_of_loaded
+
+        chat = spec_of_loaded(loaded)
+    if fmt == "peft":
+        from forge_core.interop.adapter import write_hf_adapter
+
+        adapter = loaded.artifacts.get("adapter")
+        if not adapter:
+            fail(f"{mv.name} version {mv.version} has no LoRA adapter: only `forge finetune --lora` versions do")
+        parent = f"{tags.get('parent.name')}:{tags.get('parent.version')}"
+        try:
+            files = write_hf_adapter(adapter, model.cfg, out, base_model=parent)
+        except FileExistsError as e:
+            fail(str(e))
+        typer.echo(f"{mv.name} version {mv.version} -> {out} (PEFT adapter for the hf export of {parent})")
+        if as_json:
+            emit_json(
+                {"model_name": mv.name, "model_version": str(mv.version), "format": fmt, "out": str(out)}
+                | {"files": files, "parent": parent}
+            )
+        return
     if fmt == "hf":
         languages = []
         if "dataset_id" in tags:
@@ -183,7 +214,7 @@ def export(
         card = model_card(mv.name, str(mv.version), tags, languages, base_model=base)
         torch_dtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[dtype]
         try:
-            files = save_folder(model, loaded.tokenizer, out, card, hf_files=carried, dtype=torch_dtype)
+            files = save_folder(model, loaded.tokenizer, out, card, hf_files=carried, dtype=torch_dtype, chat=chat)
         except (CheckpointError, FileExistsError) as e:
             fail(str(e))
     else:

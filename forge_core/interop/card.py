@@ -15,6 +15,12 @@ def base_row(tags: dict[str, str], base_model: str | None) -> str:
     return base_model or "none: trained from scratch by Forge"
 
 
+def parent_row(tags: dict[str, str]) -> str:
+    if "parent.name" not in tags:
+        return "-"
+    return f"{tags['parent.name']} version {tags.get('parent.version')} ({tags.get('finetune.method', 'full')})"
+
+
 def model_card(
     name: str,
     version: str,
@@ -41,6 +47,7 @@ def model_card(
         ("ledger sha256", tags.get("ledger_digest", "not recorded")),
         ("base model", base_row(tags, base_model)),
         ("base files", tags.get("base.files_digest", "-")),
+        ("fine-tuned from", parent_row(tags)),
         ("code version", tags.get("code_version", "not recorded")),
         ("MLflow run", tags.get("mlflow.run_id", tags.get("run_id", "not recorded"))),
     ]

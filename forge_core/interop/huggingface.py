@@ -308,13 +308,16 @@ def save_folder(
     hf_files: Path | None = None,
     dtype: torch.dtype = torch.float32,
     shard_bytes: int = SHARD_BYTES,
+    chat: Any = None,
 ) -> list[str]:
     """Write a Hugging Face checkpoint folder for a Forge model; returns the files written.
 
     `tokenizer` is the model's tokenizers.Tokenizer. An imported base's own tokenizer_config.json,
     generation_config.json, special tokens and licence (hf_files) go out unchanged; a Forge-trained
     model gets a tokenizer_config.json and a generation_config.json whose bos and eos are its
-    <|endoftext|>.
+    <|endoftext|>. A model fine-tuned on conversations (chat: its ChatSpec) carries the template it
+    was tuned with in tokenizer_config.json, and generation_config.json stops at its end-of-turn
+    token as well as at end of text, so transformers' generate ends the reply where Forge does.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -335,11 +338,18 @@ def save_folder(
     }
     if TOKENIZER_CONFIG not in carried:
         files[TOKENIZER_CONFIG] = forge_tokenizer_config(tokenizer, cfg.block_size)
+    if chat is not None:
+        tokenizer_config = files.get(TOKENIZER_CONFIG) or json.loads(
+            carried[TOKENIZER_CONFIG].read_text(encoding="utf-8")
+        )
+        files[TOKENIZER_CONFIG] = tokenizer_config | {"chat_template": chat.template}
+        stops = list(chat.stop_ids)
+        files[GENERATION_CONFIG] = files[GENERATION_CONFIG] | {"eos_token_id": stops[0] if len(stops) == 1 else stops}
     for name, value in files.items():
         (out / name).write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / TOKENIZER).write_text(tokenizer.to_str(), encoding="utf-8")
     for name, path in carried.items():
-        if name not in (GENERATION_CONFIG, TOKENIZER, CONFIG) and path.is_file():
+        if name not in (GENERATION_CONFIG, TOKENIZER, CONFIG, *files) and path.is_file():
             (out / name).write_bytes(path.read_bytes())
     (out / "README.md").write_text(card, encoding="utf-8")
     return sorted(p.name for p in out.iterdir())
