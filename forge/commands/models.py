@@ -38,13 +38,58 @@ def train(ctx: typer.Context) -> None:
 @app.command("eval")
 def eval_model(
     ref: Annotated[str, typer.Argument(metavar="NAME[:VERSION|@ALIAS]", help="Registered model (newest version).")],
-    text: Annotated[Path, typer.Option("--text", help="A UTF-8 text file to score, e.g. held-out documents.")],
+    text: Annotated[
+        Path | None, typer.Option("--text", help="A UTF-8 text file to score, e.g. held-out documents.")
+    ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            "--questions",
+            metavar="FILE.jsonl",
+            help='Your own questions, one JSON object a line: {"question", "choices", "answer": index or text} '
+            'or {"question", "answer": text or [texts]}, with optional "id" and "category".',
+        ),
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", metavar="TASK[,TASK]", help="lm-evaluation-harness tasks to run.")
+    ] = None,
+    include_path: Annotated[
+        list[Path] | None,
+        typer.Option("--include-path", metavar="DIR", help="A folder of harness task YAML files (repeatable)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N examples per task.")] = None,
+    chat: Annotated[
+        bool | None,
+        typer.Option(
+            "--chat/--no-chat",
+            help="Ask in the model's chat template. --questions: on by default for a model fine-tuned on "
+            "conversations; --tasks: off by default, as in the harness.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per forward pass.")] = 8,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per forward pass.")] = 8,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bits per byte (and loss per token) of a registered model on a text file of your own."""
+    """A registered model on your own text (bits per byte), your own questions (accuracy), or
+    lm-evaluation-harness tasks; exactly one of --text, --questions and --tasks."""
+    if sum(x is not None for x in (text, questions, tasks)) != 1:
+        fail("choose one of --text FILE, --questions FILE.jsonl or --tasks TASK[,TASK]")
+    if tasks is None and (include_path or limit is not None):
+        fail("--include-path and --limit go with --tasks")
+    if text is not None and chat is not None:
+        fail("--chat and --no-chat go with --questions or --tasks")
+    store = (config, workspace)  # opened once the input is read: a typo in a path creates no workspace
+    if text is not None:
+        eval_text(ref, text, batch_size, as_json, store)
+    elif questions is not None:
+        eval_questions(ref, questions, chat, batch_size, as_json, store)
+    else:
+        names = [t.strip() for t in (tasks or "").split(",") if t.strip()]
+        eval_tasks(ref, names, include_path or [], limit, chat, batch_size, as_json, store)
+
+
+def eval_text(ref: str, text: Path, batch_size: int, as_json: bool, store: tuple[Path | None, str | None]) -> None:
     import mlflow
 
     from forge_core.lineage.queries import LineageError, resolve_model
@@ -55,7 +100,7 @@ def eval_model(
         content = text.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         fail(f"{text}: cannot read as UTF-8 text ({e})")
-    open_tracking(resolve_config(config, workspace))
+    open_tracking(resolve_config(*store))
     try:
         mv = resolve_model(ref)
     except LineageError as e:
@@ -74,6 +119,74 @@ def eval_model(
     )
     if as_json:
         emit_json({"model_name": mv.name, "model_version": str(mv.version), "text": str(text), **scores})
+
+
+def eval_questions(
+    ref: str, path: Path, chat: bool | None, batch_size: int, as_json: bool, store: tuple[Path | None, str | None]
+) -> None:
+    from forge_core.chat.spec import spec_of_loaded
+    from forge_core.chat.template import TemplateError
+    from forge_core.evaluation.questions import (
+        QuestionsError,
+        chat_tuned,
+        format_report,
+        read_questions,
+        score_questions,
+    )
+    from forge_core.interop.bases import load_version
+    from forge_core.lineage.queries import LineageError
+
+    try:
+        items = read_questions(path)
+    except QuestionsError as e:
+        fail(str(e))
+    open_tracking(resolve_config(*store))
+    try:
+        mv, loaded, _, _ = load_version(ref)
+    except LineageError as e:
+        fail(str(e))
+    spec = spec_of_loaded(loaded) if (chat_tuned(loaded) if chat is None else chat) else None
+    try:
+        report = score_questions(loaded, items, spec, batch_size)
+    except (TemplateError, ValueError) as e:
+        fail(f"{path}: {e}")
+    prompts = f"asked in its chat template ({spec.origin})" if spec else "asked as Question: ... Answer:"
+    typer.echo(f"{mv.name} version {mv.version} on {path}, {prompts}:\n{format_report(report)}")
+    if as_json:
+        emit_json(
+            {"model_name": mv.name, "model_version": str(mv.version), "questions_file": str(path)}
+            | {"chat_template": spec.origin if spec else None}
+            | report
+        )
+
+
+def eval_tasks(
+    ref: str,
+    tasks: list[str],
+    include_paths: list[Path],
+    limit: int | None,
+    chat: bool | None,
+    batch_size: int,
+    as_json: bool,
+    store: tuple[Path | None, str | None],
+) -> None:
+    from forge_core.evaluation.harness import HarnessError, format_results, run_tasks
+    from forge_core.lineage.queries import LineageError, resolve_model
+
+    if not tasks:
+        fail("--tasks: name at least one task, e.g. --tasks my_questions,my_replies")
+    open_tracking(resolve_config(*store))
+    try:
+        mv = resolve_model(ref)
+        results = run_tasks(f"{mv.name}:{mv.version}", tasks, include_paths, limit, bool(chat), batch_size)
+    except (HarnessError, LineageError) as e:
+        fail(str(e))
+    typer.echo(f"{mv.name} version {mv.version}, lm-evaluation-harness:\n{format_results(results)}")
+    if as_json:
+        emit_json(
+            {"model_name": mv.name, "model_version": str(mv.version), "tasks": tasks}
+            | {k: results.get(k) for k in ("results", "groups", "n-samples", "versions")}
+        )
 
 
 @app.command()
