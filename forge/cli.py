@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from forge.commands import datasets, finetuning, lineage, models, operations
+from forge.commands import datasets, finetuning, lineage, models, operations, serving
 from forge.options import fail
 from forge_core import __version__
 
@@ -53,7 +53,7 @@ def init(
     typer.echo(f"wrote {path}; edit it, then: forge run SOURCE... --config {path}")
 
 
-for group in (datasets, finetuning, lineage, models, operations):
+for group in (datasets, finetuning, lineage, models, serving, operations):
     app.add_typer(group.app)
 
 
