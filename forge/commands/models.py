@@ -47,7 +47,7 @@ def eval_model(
             "--questions",
             metavar="FILE.jsonl",
             help='Your own questions, one JSON object a line: {"question", "choices", "answer": index or text} '
-            'or {"question", "answer": text or [texts]}, with optional "id" and "category".',
+            'or {"question", "answer": a text or a list of texts}, with optional "id" and "category".',
         ),
     ] = None,
     tasks: Annotated[
@@ -150,7 +150,7 @@ def eval_questions(
         report = score_questions(loaded, items, spec, batch_size)
     except (TemplateError, ValueError) as e:
         fail(f"{path}: {e}")
-    prompts = f"asked in its chat template ({spec.origin})" if spec else "asked as Question: ... Answer:"
+    prompts = f"asked in its chat template ({spec.origin})" if spec else 'asked as "Question: ...\\nAnswer:"'
     typer.echo(f"{mv.name} version {mv.version} on {path}, {prompts}:\n{format_report(report)}")
     if as_json:
         emit_json(

@@ -34,6 +34,7 @@ from forge_core.evaluation.likelihood import (
 FIELDS = {"id", "category", "question", "choices", "answer"}
 MAX_NEW_TOKENS = 32  # a short answer is a few words; more would only be cut by the comparison
 KINDS = ("multiple_choice", "short_answer")
+SHOWN = 10  # wrong questions named in the summary; --json has them all
 
 
 class QuestionsError(ValueError):
@@ -216,15 +217,24 @@ def summarize(per_question: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """The summary a person reads: one line overall, one per kind, one per category."""
+    """The summary a person reads: one line overall, one per kind, one per category, and which
+    questions were answered wrong, so the file can be opened at them."""
 
     def line(label: str, t: dict[str, Any]) -> str:
         text = f"  {label:<24} {t['questions']:>5} questions  {100 * t['accuracy']:5.1f}% right ({t['correct']})"
         if "accuracy_norm" in t:
-            text += f", {100 * t['accuracy_norm']:.1f}% per character"
+            text += f", {100 * t['accuracy_norm']:.1f}% length-normalized"
         return text
 
     lines = [line("all", report)]
     lines += [line(kind.replace("_", " "), t) for kind, t in report["kinds"].items()]
     lines += [line(f"category {c}", t) for c, t in report["categories"].items()]
+    wrong = [
+        f"{r['id']} (line {r['line']})" if r["id"] != f"line {r['line']}" else r["id"]
+        for r in report["per_question"]
+        if not r["correct"]
+    ]
+    if wrong:
+        more = f" and {len(wrong) - SHOWN} more (--json lists every question)" if len(wrong) > SHOWN else ""
+        lines.append(f"  wrong: {', '.join(wrong[:SHOWN])}{more}")
     return "\n".join(lines)
