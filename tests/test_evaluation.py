@@ -51,9 +51,11 @@ EXPECTED = {"mc0", "mc1", "mc2", "mc3", "mc4", "sa0", "sa1", "sa2", "sa3"}  # th
 
 
 def cli(*args: str) -> dict:
+    """The --json result, with the summary printed above it as "printed"."""
     out = CliRunner().invoke(app, [*args, "--json"])
     assert out.exit_code == 0, out.output
-    return json.loads(out.output.strip().splitlines()[-1])
+    *printed, last = out.output.strip().splitlines()
+    return json.loads(last) | {"printed": "\n".join(printed)}
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -222,6 +224,7 @@ def test_the_model_gets_right_exactly_the_questions_it_learned_and_the_scorer_ag
     assert report["kinds"]["short_answer"]["accuracy"] == pytest.approx(4 / 6)
     assert report["categories"]["office"] == {"questions": 8, "correct": 8, "accuracy": 1.0}
     assert report["categories"]["safety"] == {"questions": 4, "correct": 1, "accuracy": 0.25}
+    assert "wrong: mc5 (line 6), sa4 (line 11), sa5 (line 12)" in report["printed"]
 
     tokenizer, eot = desk["tokenizer"], desk["tokenizer"].token_to_id("<|endoftext|>")
     for item, scored in zip(MULTIPLE_CHOICE, report["per_question"][:6], strict=True):

@@ -163,16 +163,22 @@ def run_tasks(
 
     logging.getLogger("lm_eval").setLevel(logging.WARNING)  # its INFO lines would bury the table
     manager = task_manager(tasks, include_paths)
-    return simple_evaluate(
-        model="forge",
-        model_args={"model": ref, "chat": chat},
-        tasks=tasks,
-        task_manager=manager,
-        limit=limit,
-        batch_size=batch_size,
-        apply_chat_template=chat,
-        log_samples=False,
-    )
+    try:
+        return simple_evaluate(
+            model="forge",
+            model_args={"model": ref, "chat": chat},
+            tasks=tasks,
+            task_manager=manager,
+            limit=limit,
+            batch_size=batch_size,
+            apply_chat_template=chat,
+            log_samples=False,
+        )
+    except ConnectionError as e:  # datasets' answer, offline, to a dataset it would have downloaded
+        raise HarnessError(
+            f"{e}: Forge does not download; put the task's data on this machine (dataset_path: json, "
+            "dataset_kwargs: {data_files: {test: FILE}}) or in the local Hugging Face cache"
+        ) from None
 
 
 def format_results(results: dict[str, Any]) -> str:
