@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from forge_core.chat.recipe import FinetuneConfig
+from forge_core.chat.finetune_recipe import FinetuneConfig
 from forge_core.clean.pipeline import CleanConfig
 from forge_core.dedup import DedupConfig
 from forge_core.executor.cluster import DaskConfig

@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import Field
 
 from forge_core.chat.conversations import MalformedConversation, from_text
-from forge_core.readers.conversations import FORMAT
+from forge_core.readers.chat import FORMAT
 from forge_core.section import Section
 from forge_core.steps import StepResult, drops
 
@@ -22,6 +22,8 @@ REASONS = {"broken_conversation": "a conversation that no longer reads as turns 
 class ConversationConfig(Section):
     """Conversations must still read as turns (roles, non-empty contents, an assistant reply) after
     normalization and PII redaction; documents that are not conversations are not judged."""
+
+    NUMBERS = "none: a conversation is judged by its structure (its turns read back), not by a threshold."
 
     enabled: bool | None = Field(default=None, description="null: in every profile.")
 

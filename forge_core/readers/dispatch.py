@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from forge_core.readers.conversations import looks_like_chat, read_conversations
+from forge_core.readers.chat import looks_like_chat, read_conversations
 from forge_core.readers.docx import read_docx
 from forge_core.readers.extracted import AttachedFile, Attachment, Record, Unreadable
 from forge_core.readers.html import read_html

@@ -21,8 +21,8 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from forge_core.chat.finetune_recipe import FinetuneConfig
 from forge_core.chat.packing import Packed
-from forge_core.chat.recipe import FinetuneConfig
 from forge_core.model.gpt import GPT
 from forge_core.train.module import lr_factor
 from forge_core.train.trainer import choose_precision
