@@ -229,7 +229,21 @@ def test_the_hf_export_carries_the_template_and_stops_at_the_end_of_turn_in_tran
     theirs = hf.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False)[0, len(ids) :].tolist()
     ours = loaded.model.generate_batch([ids], 40, 0.0, stop_ids=set(spec.stop_ids))[0][len(ids) :]
     assert theirs == ours
-    assert ours[-1] == end, hf_tokenizer.decode(ours)  # it learned to end its turn, and both stopped there
+    if end in ours:  # a model that ends its turn stops there, in both
+        assert ours.index(end) == len(ours) - 1
+    # Whether this tiny model learned to end its turn within 40 tokens depends on the machine's float
+    # arithmetic, so the stop itself is checked on a model made to end it: the end-of-turn row of
+    # both heads is set to a multiple of the row greedy decoding picks at step 5, scaled to win there.
+    step = 5
+    with torch.no_grad():
+        logits = hf(torch.tensor([ids + ours[:step]])).logits[0, -1]
+        chosen = ours[step]
+        scale = 2.0 if logits[chosen] > 0 else 0.5
+        for head in (hf.lm_head, loaded.model.head):
+            head.weight[end] = head.weight[chosen] * scale
+    theirs = hf.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False)[0, len(ids) :].tolist()
+    ours = loaded.model.generate_batch([ids], 40, 0.0, stop_ids=set(spec.stop_ids))[0][len(ids) :]
+    assert theirs == ours and len(ours) <= step + 1 and ours[-1] == end, hf_tokenizer.decode(ours)
 
 
 def test_the_lora_adapter_exports_as_a_peft_adapter_that_loads_on_the_parents_hf_export(tuned, tmp_path):

@@ -122,6 +122,7 @@ def test_every_step_counts_documents_and_characters_in_and_out():
         "normalize",
         "language",
         "pii",
+        "conversation",
         "length",
         "gopher_repetition",
         "gopher_quality",
@@ -140,6 +141,6 @@ def test_profiles_choose_the_rules_and_enabled_overrides_them():
     enterprise = steps(CleanConfig())
     assert "c4" not in enterprise and {"logs", "encoded", "gibberish", "mojibake"} <= set(enterprise)
     assert "logs" not in steps(CleanConfig(profile="web")) and "fineweb" in steps(CleanConfig(profile="web"))
-    assert steps(CleanConfig(profile="none")) == ["normalize", "language", "pii", "recount"]
+    assert steps(CleanConfig(profile="none")) == ["normalize", "language", "pii", "conversation", "recount"]
     forced = steps(CleanConfig.model_validate({"c4": {"enabled": True}, "logs": {"enabled": False}}))
     assert "c4" in forced and "logs" not in forced
