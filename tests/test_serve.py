@@ -241,9 +241,10 @@ def test_streamed_answers_are_the_plain_answers_in_pieces(server, reference):
     assert text == reference["greedy"](reference["chat_ids"](HELLO), 40)
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices[0].finish_reason in ("stop", "length") and len(chunks) > 3
-    pieces = list(
-        client.completions.create(model=NAME, prompt="Laptops must", max_tokens=10, temperature=0, stream=True)
-    )
+    ask = {"model": NAME, "prompt": "Laptops must", "max_tokens": 10, "temperature": 0, "stream": True}
+    pieces = list(client.completions.create(**ask, stream_options={"include_usage": True}))
+    assert pieces[-1].choices == [] and pieces[-1].usage.completion_tokens == 10
+    pieces = pieces[:-1]
     assert "".join(p.choices[0].text for p in pieces) == reference["greedy"](reference["encode"]("Laptops must"), 10)
     assert pieces[-1].choices[0].finish_reason == "length"
 
