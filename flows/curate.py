@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -10,7 +12,7 @@ from prefect import flow, get_run_logger
 from forge_core.config import ForgeConfig
 from forge_core.executor import DaskConfig, open_cluster
 from forge_core.identity import dataset_id as name_dataset
-from forge_core.ingest import dataset_kind
+from forge_core.ingest import dataset_kind, require_documents
 from forge_core.io.workspace import Workspace
 from forge_core.validate import suites_digest
 from tasks.artifacts import link_dashboard
@@ -65,26 +67,42 @@ def curate(
             log.info("dataset %s is already complete; reusing it", dataset_id)
             return ws.read_json(manifest) | {"reused": True, "seconds": round(time.perf_counter() - start, 2)}
         log.info("curating %d files into dataset %s", len(files), dataset_id)
+        with unfinished_removed_on_failure(ws, dataset_id):
+            ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
+            require_documents(sources, ingest_stats["counts"])
+            log.info("dataset kind: %s", dataset_kind(cfg.ingest.kind, ingest_stats["counts"]))  # a mix stops here
+            validated = {"ingested": validate_documents(ws, "ingested", _shards(ingested), cfg.validation, dataset_id)}
+            cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
+            validated["cleaned"] = validate_documents(
+                ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
+            )
+            deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
+            final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
+            validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
 
-        ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
-        log.info("dataset kind: %s", dataset_kind(cfg.ingest.kind, ingest_stats["counts"]))  # a mix stops here
-        validated = {"ingested": validate_documents(ws, "ingested", _shards(ingested), cfg.validation, dataset_id)}
-        cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
-        validated["cleaned"] = validate_documents(
-            ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
+    with unfinished_removed_on_failure(ws, dataset_id):
+        summary = publish_dataset_version(
+            ws,
+            cfg,
+            dataset_id,
+            sources,
+            len(files),
+            parts={"ingest": ingested, "clean": cleaned, "plan": [plan], "dedup": deduped},
+            stages={"ingest": ingest_stats, "clean": clean_stats, "dedup": dedup_stats},
+            validation={stage: (v["success"] if v else None) for stage, v in validated.items()},
         )
-        deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
-        final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
-        validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
-
-    summary = publish_dataset_version(
-        ws,
-        cfg,
-        dataset_id,
-        sources,
-        len(files),
-        parts={"ingest": ingested, "clean": cleaned, "plan": [plan], "dedup": deduped},
-        stages={"ingest": ingest_stats, "clean": clean_stats, "dedup": dedup_stats},
-        validation={stage: (v["success"] if v else None) for stage, v in validated.items()},
-    )
     return summary | {"reused": False, "seconds": round(time.perf_counter() - start, 2)}
+
+
+@contextmanager
+def unfinished_removed_on_failure(ws: Workspace, dataset_id: str) -> Iterator[None]:
+    """A run that fails leaves no dataset folder without a manifest (`forge dataset list` would show
+    it as unfinished). The stage caches stay: they are complete shards keyed by their inputs, and a
+    rerun resumes from them."""
+    try:
+        yield
+    except BaseException:
+        folder = ws.dataset_dir(dataset_id)
+        if not ws.exists(f"{folder}/manifest.json") and ws.exists(folder):
+            ws.fs.rm(folder, recursive=True)
+        raise

@@ -8,12 +8,14 @@ once. A new command is a function in one of those modules (or a new module added
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from forge.commands import datasets, finetuning, lineage, models, operations, serving
+from forge.errors import DEBUG_ENV
 from forge.options import fail
 from forge_core import __version__
 
@@ -27,8 +29,15 @@ app = typer.Typer(
 
 
 @app.callback()
-def main() -> None:
+def main(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show tracebacks and every library's log on the terminal (also FORGE_DEBUG=1)."),
+    ] = False,
+) -> None:
     """Forge: documents to dataset versions to registered models, with a ledger and lineage for every file."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 @app.command()

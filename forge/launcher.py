@@ -12,6 +12,9 @@ def main() -> None:
         from forge_core.train.command import main as train
 
         raise SystemExit(train(sys.argv[2:]))
+    from forge import runlog
     from forge.cli import app
+    from forge.errors import run_guarded
 
-    app()
+    runlog.enable()
+    run_guarded(app)

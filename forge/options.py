@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from forge.runlog import route_logs
+
 if TYPE_CHECKING:
     from forge_core.config import ForgeConfig
 
@@ -40,7 +42,24 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def check_sources(sources: list[str]) -> None:
+    """A missing or empty source is found before any server starts, not after half a minute of start-up."""
+    from forge_core.io.sources import SourceError, discover
+
+    try:
+        discover(sources)
+    except SourceError as e:
+        fail(str(e))
+
+
 def resolve_config(config: Path | None, workspace: str | None) -> ForgeConfig:
+    if workspace:  # before the config's imports: a workspace that cannot be written fails in well under a second
+        from forge_core.io.workspace import Workspace, WorkspaceError
+
+        try:
+            Workspace(workspace)
+        except WorkspaceError as e:
+            fail(str(e))
     from forge_core.config import ConfigError, load_config
 
     try:
@@ -67,12 +86,24 @@ def use_workspace_stores(cfg: ForgeConfig) -> None:
     to that server. The ephemeral server can take over 20 s to start on a loaded 2-core machine,
     so its start-up timeout is raised unless the user set one.
     """
+    ws = workspace_of(cfg)
+    route_logs(ws, command_name())
     if os.environ.get("PREFECT_API_URL"):
         return
-    ws = workspace_of(cfg)
     if ws.is_local:
         os.environ.setdefault("PREFECT_HOME", prefect_home(ws))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+def prepare_flow_run(sources: list[str], config: Path | None, workspace: str | None, dask: str | None) -> ForgeConfig:
+    """What every command that runs a flow over SOURCES does first, in the order that fails fastest:
+    the config, the sources, the workspace (writable?), then the stores and the log file."""
+    cfg = resolve_config(config, workspace)
+    if dask:
+        cfg.dask.address = dask
+    check_sources(sources)
+    use_workspace_stores(cfg)
+    return cfg
 
 
 def open_workspace(workspace: str | None, config: Path | None) -> Any:
@@ -84,11 +115,30 @@ def open_tracking(cfg: ForgeConfig) -> Any:
     from forge_core.lineage.tracking import TrackingError, use_workspace_tracking
 
     ws = workspace_of(cfg)
+    route_logs(ws, command_name())
     try:
         use_workspace_tracking(ws)
     except TrackingError as e:
         fail(str(e))
     return ws
+
+
+def print_log_path() -> None:
+    """Where the libraries' log of this run went (forge/runlog.py), below the summary."""
+    from forge.runlog import current_log
+
+    log = current_log()
+    if log is not None:
+        typer.echo(f"log:     {log}")
+
+
+def command_name() -> str:
+    """The command being run, as its log folder is named: `forge lineage model` logs to lineage-model/."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    parts = context.command_path.split()[1:] if context else []
+    return "-".join(parts) or "forge"
 
 
 def prefect_home(ws: Any) -> str:

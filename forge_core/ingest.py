@@ -25,7 +25,7 @@ from pydantic import Field
 from forge_core.executor.work import ShardCounts, docs_file, ledger_file
 from forge_core.identity import doc_id
 from forge_core.io.shards import write_shard
-from forge_core.io.sources import Fingerprint
+from forge_core.io.sources import Fingerprint, SourceError
 from forge_core.io.workspace import Workspace
 from forge_core.readers.dispatch import ReadConfig, format_of, read_records
 from forge_core.readers.extracted import Record, Unreadable
@@ -161,6 +161,19 @@ def ingest_shard(ws: Workspace, folder: str, files: list[Fingerprint], cfg: Inge
 class MixedKinds(ValueError):
     """Conversations and documents in one dataset version, which is either a pretraining corpus or
     a fine-tuning set, never both."""
+
+
+def require_documents(sources: list[str], counts: dict[str, int]) -> None:
+    """Stop with the reasons when nothing was readable: gating an empty stage would report nine failed
+    expectations and no cause."""
+    if any(n for k, n in counts.items() if k.startswith("format.")):
+        return
+    reasons = sorted(((k.removeprefix("quarantined."), n) for k, n in counts.items() if k.startswith("quarantined.")))
+    why = ", ".join(f"{n} {reason}" for reason, n in reasons) or "none read"
+    raise SourceError(
+        f"no readable documents in {', '.join(sources)}: {counts.get('files', 0)} files, all quarantined ({why}); "
+        "check the formats Forge reads (README, 'What happens to a document') or ingest.limits"
+    )
 
 
 def dataset_kind(configured: str, counts: dict[str, int]) -> str:

@@ -17,8 +17,8 @@ from forge.options import (
     emit_json,
     fail,
     open_workspace,
-    resolve_config,
-    use_workspace_stores,
+    prepare_flow_run,
+    print_log_path,
 )
 
 app = typer.Typer()
@@ -36,10 +36,7 @@ def curate(
 
     The same inputs, config and code give the same dataset_id, and a rerun reuses finished work.
     """
-    cfg = resolve_config(config, workspace)
-    if dask_address:
-        cfg.dask.address = dask_address
-    use_workspace_stores(cfg)
+    cfg = prepare_flow_run(sources, config, workspace, dask_address)
     from flows.curate import curate as curate_flow
     from forge_core.config import ConfigError
     from forge_core.io.sources import SourceError
@@ -55,6 +52,7 @@ def curate(
     ) as e:  # ValueError: conversations mixed with documents
         fail(str(e))
     print_summary(result)
+    print_log_path()
     if as_json:
         emit_json(result)
 
@@ -72,10 +70,7 @@ def run(
     MLflow records go to the workspace (SQLite store and artifact folder) unless MLFLOW_TRACKING_URI
     is set. The new model version gets the alias `candidate` and tags naming its dataset version.
     """
-    cfg = resolve_config(config, workspace)
-    if dask_address:
-        cfg.dask.address = dask_address
-    use_workspace_stores(cfg)
+    cfg = prepare_flow_run(sources, config, workspace, dask_address)
     from flows.run import forge_run
     from forge_core.config import ConfigError
     from forge_core.io.sources import SourceError
@@ -88,6 +83,7 @@ def run(
         fail(str(e))
     print_summary(result)
     print_training(result)
+    print_log_path()
     if as_json:
         emit_json(result)
 

@@ -15,8 +15,8 @@ from forge.options import (
     WorkspaceOpt,
     emit_json,
     fail,
-    resolve_config,
-    use_workspace_stores,
+    prepare_flow_run,
+    print_log_path,
 )
 
 app = typer.Typer()
@@ -44,13 +44,10 @@ def finetune(
     with the model's chat template (a base's own, or Forge's default). The result is registered
     as a new version, alias `candidate`, tagged with the parent version and the chat dataset.
     """
-    cfg = resolve_config(config, workspace)
-    if dask_address:
-        cfg.dask.address = dask_address
+    cfg = prepare_flow_run(sources, config, workspace, dask_address)
     cfg.finetune.lora = lora or cfg.finetune.lora
     if name:
         cfg.registry.model_name = name
-    use_workspace_stores(cfg)
     from flows.finetune import finetune as finetune_flow
     from forge_core.chat.dataset import ConversationError
     from forge_core.config import ConfigError
@@ -73,6 +70,7 @@ def finetune(
         fail(str(e))
     print_summary(result)
     print_finetune(result)
+    print_log_path()
     if as_json:
         emit_json(result)
 

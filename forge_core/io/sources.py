@@ -45,6 +45,8 @@ def discover(sources: list[str]) -> list[SourceFile]:
                 continue
             uri = fs.unstrip_protocol(p)
             found[uri] = SourceFile(uri=uri, size=int(info.get("size") or 0))
+    if not found:
+        raise SourceError(f"no documents found in {', '.join(sources)}: no files there (is it the right folder?)")
     return sorted(found.values())
 
 

@@ -12,7 +12,9 @@ never creates one.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import posixpath
 import uuid
 from typing import Any
@@ -50,7 +52,7 @@ class Workspace:
 
     def _create(self) -> None:
         if not self.object_store:
-            self.fs.makedirs(self.root, exist_ok=True)
+            self._create_folder()
             return
         # s3fs's makedirs would create a missing bucket: a typo would then curate into a new bucket
         # with the account's default policy, so a missing bucket is an error instead.
@@ -61,6 +63,29 @@ class Workspace:
                 "create it (Forge never creates buckets), or check the endpoint and credentials "
                 "(for S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
             )
+
+    def _create_folder(self) -> None:
+        """Make the folder and prove it takes a file, before any server or worker depends on it: a
+        read-only workspace found only when the first shard is written costs minutes and ends in
+        someone else's error (a Prefect server that could not open its database)."""
+        if self.fs.exists(self.root) and not self.fs.isdir(self.root):
+            raise WorkspaceError(
+                f"workspace {self.root} is a file, not a folder; give a folder (it is created if missing)"
+            )
+        try:
+            self.fs.makedirs(self.root, exist_ok=True)
+            probe = self.path(f".write-probe-{uuid.uuid4().hex}")
+            with open(probe, "wb") as f:
+                f.write(b"forge")
+            os.remove(probe)
+        except OSError as e:
+            why = e.strerror or str(e)
+            if e.errno == errno.ENOTDIR:
+                why += ": a folder above it is a file"
+            raise WorkspaceError(
+                f"workspace {self.root} is not writable ({why}); give a folder this user can write to, "
+                "or fix its permissions or mount"
+            ) from e
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
