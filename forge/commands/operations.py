@@ -96,17 +96,23 @@ def ui(
     config: ConfigOpt = None,
     prefect_port: Annotated[int, typer.Option("--prefect-port", help="Port of the Prefect UI and API.")] = 4200,
     mlflow_port: Annotated[int, typer.Option("--mlflow-port", help="Port of the MLflow UI.")] = 5000,
+    lineage_port: Annotated[
+        int, typer.Option("--lineage-port", help="Port of the lineage page (documents to models and back).")
+    ] = 5050,
 ) -> None:
-    """Serve the Prefect UI and the MLflow UI on 127.0.0.1 over the workspace's stores.
+    """Serve the Prefect UI, the MLflow UI and the lineage page on 127.0.0.1 over the workspace's stores.
 
-    Both servers stop, with every process they started, on Ctrl-C or SIGTERM.
+    The lineage page finds a document by path, sha256 or doc_id, with every dataset and model version it reached.
+    It opens a model version's dataset, counts by reason and documents, with links into both UIs.
+    All three servers stop, with every process they started, on Ctrl-C or SIGTERM.
     """
     from forge.services.supervise import ServiceError
     from forge.services.ui import serve
 
     cfg = resolve_config(config, workspace)
+    ports = {"prefect_port": prefect_port, "mlflow_port": mlflow_port, "lineage_port": lineage_port}
     try:
-        raise typer.Exit(serve(workspace_of(cfg), prefect_port=prefect_port, mlflow_port=mlflow_port))
+        raise typer.Exit(serve(workspace_of(cfg), **ports))
     except ServiceError as e:
         fail(str(e))
 

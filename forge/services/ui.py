@@ -1,7 +1,9 @@
-"""`forge ui`: the Prefect UI and the MLflow UI on loopback, over the stores a workspace's runs wrote.
+"""`forge ui`: the Prefect UI, the MLflow UI and the lineage page on loopback, over the stores a
+workspace's runs wrote.
 
-Both servers run as child processes (`prefect server start`, `mlflow server`), supervised as
-supervise.py describes; their output goes to <workspace>/logs/ui/.
+The three servers run as child processes (`prefect server start`, `mlflow server`, `python -m
+forge.services.lineage_page`), supervised as supervise.py describes; their output goes to
+<workspace>/logs/ui/. The lineage page links into the other two UIs, wherever they answer.
 
 The servers see the same stores `forge curate` used, by the same rules (forge/options.py
 use_workspace_stores, forge_core/lineage/tracking.py): the workspace's Prefect home and MLflow
@@ -12,6 +14,7 @@ means the runs are on that server, whose own UI is the one to open, so none is s
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from forge.options import prefect_home
@@ -30,8 +33,15 @@ from forge_core.io.workspace import Workspace
 from forge_core.lineage.tracking import TrackingError, artifact_root, tracking_uri
 
 
-def serve(ws: Workspace, prefect_port: int = 4200, mlflow_port: int = 5000, host: str = "127.0.0.1") -> int:
-    """Serve the Prefect UI and the MLflow UI on `host` (loopback only) until Ctrl-C or SIGTERM.
+def serve(
+    ws: Workspace,
+    prefect_port: int = 4200,
+    mlflow_port: int = 5000,
+    lineage_port: int = 5050,
+    host: str = "127.0.0.1",
+) -> int:
+    """Serve the Prefect UI, the MLflow UI and the lineage page on `host` (loopback only) until
+    Ctrl-C or SIGTERM.
 
     Returns 0 after a requested stop. Raises ServiceError when a server cannot start (a port taken,
     an executable missing, no answer within STARTUP_TIMEOUT_S) or dies on its own, with the tail of
@@ -40,21 +50,24 @@ def serve(ws: Workspace, prefect_port: int = 4200, mlflow_port: int = 5000, host
     With PREFECT_API_URL set, `forge curate` sends its runs to that server, so its UI is the one
     that shows them: no Prefect server is started over the workspace's (then unused) home.
     Likewise with an http(s) MLFLOW_TRACKING_URI; any other MLFLOW_TRACKING_URI (a database) is
-    served, since that is where the runs are.
+    served, since that is where the runs are. The lineage page always starts, linking to those UIs.
     """
     if not host or not is_loopback(host):
         raise ServiceError(
             f"host {host!r} is not a loopback address; the UIs serve a workspace's data without "
             "authentication, so they bind only to 127.0.0.1 (or ::1, localhost)"
         )
-    if prefect_port == mlflow_port:
-        raise ServiceError(f"--prefect-port and --mlflow-port are both {prefect_port}; give them different ports")
+    ports = {"--prefect-port": prefect_port, "--mlflow-port": mlflow_port, "--lineage-port": lineage_port}
+    for option, port in ports.items():
+        same = [other for other, p in ports.items() if p == port and other != option]
+        if same:
+            raise ServiceError(f"{option} and {same[0]} are both {port}; give them different ports")
 
     logs = log_dir(ws)
-    candidates = (prefect_service(ws, host, prefect_port, logs), mlflow_service(ws, host, mlflow_port, logs))
-    to_start = [s for s in candidates if s is not None]
-    if not to_start:
-        return 0
+    prefect = prefect_service(ws, host, prefect_port, logs)
+    mlflow = mlflow_service(ws, host, mlflow_port, logs)
+    lineage = lineage_service(ws, host, lineage_port, logs, prefect_ui_url(prefect), mlflow_ui_url(mlflow))
+    to_start = [s for s in (prefect, mlflow, lineage) if s is not None]
     return supervise(to_start, "forge ui", print_urls)
 
 
@@ -126,3 +139,28 @@ def mlflow_service(ws: Workspace, host: str, port: int, logs: Path) -> Service |
         # uploaded through the server (mlflow-artifacts:/) land there too, not in ./mlartifacts.
         command += ["--default-artifact-root", root, "--artifacts-destination", root]
     return Service("MLflow", host, port, "--mlflow-port", url, f"{url}/health", command, env, logs / "mlflow.log")
+
+
+def lineage_service(ws: Workspace, host: str, port: int, logs: Path, prefect_url: str, mlflow_url: str) -> Service:
+    """The lineage page (forge/services/lineage_page.py) over the workspace, linking to both UIs."""
+    url = f"http://{url_host(host)}:{port}"
+    workspace = ws.root if ws.is_local else ws.url
+    command = [sys.executable, "-m", "forge.services.lineage_page", "--workspace", workspace]
+    command += ["--host", host, "--port", str(port), "--prefect-url", prefect_url, "--mlflow-url", mlflow_url]
+    env = child_env()
+    return Service("Lineage", host, port, "--lineage-port", url, f"{url}/health", command, env, logs / "lineage.log")
+
+
+def prefect_ui_url(started: Service | None) -> str:
+    """Where the Prefect UI answers: the one started here, or the server PREFECT_API_URL names."""
+    if started is not None:
+        return started.url
+    return os.environ.get("PREFECT_API_URL", "").rstrip("/").removesuffix("/api")
+
+
+def mlflow_ui_url(started: Service | None) -> str:
+    """Where the MLflow UI answers: the one started here, or an http(s) MLFLOW_TRACKING_URI ('' if neither)."""
+    if started is not None:
+        return started.url
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return configured.rstrip("/") if configured.startswith(("http://", "https://")) else ""
