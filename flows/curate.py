@@ -15,7 +15,7 @@ from forge_core.identity import dataset_id as name_dataset
 from forge_core.ingest import dataset_kind, require_documents
 from forge_core.io.workspace import Workspace
 from forge_core.validate import suites_digest
-from tasks.artifacts import link_dashboard
+from tasks.artifacts import describe_cluster
 from tasks.clean import clean_documents
 from tasks.dedup import deduplicate_documents
 from tasks.ingest import ingest_documents
@@ -55,7 +55,7 @@ def curate(
 
     files = discover_sources(sources)
     with open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster)) as client:
-        link_dashboard(client)
+        describe_cluster(client)
         prints = fingerprint_sources(client, files)
         dataset_id = name_dataset(
             [(p.uri, p.raw_sha256 or "") for p in prints],

@@ -17,7 +17,7 @@ from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
 from forge_core.lineage.tracking import ensure_experiment, use_workspace_tracking
 from forge_core.report import summary_markdown
-from tasks.artifacts import link_dashboard
+from tasks.artifacts import describe_cluster
 from tasks.tokenize import tokenize_dataset
 from tasks.train import register_model, train_language_model
 
@@ -47,7 +47,7 @@ def forge_run(sources: list[str], config: ForgeConfig | None = None) -> dict[str
             base = resolve_base(cfg.train.base)
             log.info("continuing pretraining of %s version %s", base["name"], base["version"])
         with open_cluster(cfg.dask) as client:
-            link_dashboard(client)
+            describe_cluster(client)
             dataset = curate(
                 sources=sources,
                 config=cfg,

@@ -1,5 +1,5 @@
 """What each stage shows in the Prefect UI: a table of documents in, kept, dropped and why; its
-progress while it runs; and a link to the Dask dashboard where the shards are being worked on."""
+progress while it runs; and the Dask cluster the shards are worked on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect.artifacts import (
-    create_link_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
@@ -78,8 +77,21 @@ def shard_progress(stage: str, every_s: float = 2.0) -> Callable[[int, int], Non
     return report
 
 
-def link_dashboard(client: Any) -> None:
-    """Where to watch the workers: the Dask dashboard of the cluster this flow run uses."""
-    link = getattr(client, "dashboard_link", None)
-    if link:
-        create_link_artifact(link=link, link_text="Dask dashboard", key="dask-dashboard", description=str(client))
+def describe_cluster(client: Any) -> None:
+    """What the shards ran on, as facts that stay true after the run: workers, threads, memory.
+
+    No link to the Dask dashboard: the run's LocalCluster, and its dashboard, are gone when the
+    run ends, which is when most people open the page; a repr of the client is no help either.
+    """
+    info = client.scheduler_info()
+    workers = info.get("workers", {}).values()
+    n_workers = info.get("n_workers", len(workers))
+    threads = info.get("total_threads", sum(w.get("nthreads", 0) for w in workers))
+    memory = info.get("total_memory", sum(w.get("memory_limit", 0) or 0 for w in workers))
+    rows = [
+        {"measure": "workers", "value": n_workers},
+        {"measure": "threads", "value": threads},
+        {"measure": "memory (GiB)", "value": round(memory / 2**30, 1) if memory else "no limit"},
+        {"measure": "scheduler", "value": info.get("address", "")},
+    ]
+    create_table_artifact(key="dask-cluster", table=rows, description="The Dask cluster the shards were worked on.")
