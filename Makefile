@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.forge-installed
 WORKSPACE ?= ./forge-workspace
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint browser clean
 
 install: $(STAMP)
 
@@ -23,8 +23,15 @@ demo: install
 	$(BIN)/forge run data_samples/corpus --workspace $(WORKSPACE)
 
 # The structure is checked before the suite runs: ruff, then import-linter's contracts (pyproject.toml).
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest
+
+# The lineage page's test drives Debian's chromium through its chromedriver (tests/test_lineage_page.py):
+# installed from Debian's packages when missing (as root, or through sudo); nothing else fetches a browser.
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) || \
+	  (sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 
 lint: install
 	$(BIN)/ruff check .

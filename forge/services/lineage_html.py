@@ -18,7 +18,8 @@ header input { flex: 1; max-width: 40em; }
 main { padding: 1em 1.2em; } h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: .4em 0; } th, td { border: 1px solid #d0d7de; padding: .25em .6em;
   text-align: left; vertical-align: top; } th { background: #f3f5f7; } td.n { text-align: right; }
-code, .id { font-family: ui-monospace, monospace; font-size: .92em; } .error { color: #a40e26; }
+td.uri { overflow-wrap: anywhere; } code, .id { font-family: ui-monospace, monospace; font-size: .92em; }
+.id { white-space: nowrap; } .error { color: #a40e26; }
 .kept { color: #116329; } .dropped { color: #9a6700; } .quarantined { color: #a40e26; } .dim { color: #57606a; }
 nav.pages { margin: .6em 0; display: flex; gap: 1em; }
 </style></head>
@@ -53,8 +54,8 @@ DOCUMENT = """{% extends "base" %}{% block main %}
 <table id="datasets"><tr><th>dataset</th><th>doc_id</th><th>source</th><th>status</th><th>stage</th><th>reason</th>
 <th>detail</th></tr>
 {% for a in r.datasets %}<tr><td class="id">{{ a.dataset_id }}</td><td class="id">{{ a.doc_id }}</td>
-<td>{{ a.source_uri }}</td><td class="{{ a.status }}">{{ a.status }}</td><td>{{ a.stage or "" }}</td>
-<td>{{ a.reason or "" }}</td><td>{% if a.get("duplicate_of") %}duplicate of
+<td class="uri">{{ a.source_uri }}</td><td class="{{ a.status }}">{{ a.status }}</td><td>{{ a.stage or "" }}</td>
+<td>{{ a.reason or "" }}</td><td class="uri">{% if a.get("duplicate_of") %}duplicate of
 <a class="id" href="/documents?q={{ a.duplicate_of.doc_id|urlencode }}">{{ a.duplicate_of.doc_id }}</a>
 {{ a.duplicate_of.source_uri or "" }}{% set similarity = a.duplicate_of.similarity %}
 {% if similarity is not none %} (Jaccard {{ "%.3f"|format(similarity) }}){% endif %}
@@ -127,8 +128,8 @@ files sha256 <span class="id">{{ r.base.files_digest or "not recorded" }}</span>
 {% if p.reason %} with reason {{ p.reason }}{% endif %}; page {{ p.page }} of {{ p.pages }}</p>
 <table id="documents"><tr><th>doc_id</th><th>source</th><th>status</th><th>stage</th><th>reason</th><th>detail</th></tr>
 {% for d in p.rows %}<tr><td><a class="id" href="/documents?q={{ d.doc_id|urlencode }}">{{ d.doc_id }}</a></td>
-<td>{{ d.source_uri }}</td><td class="{{ d.status }}">{{ d.status }}</td><td>{{ d.stage or "" }}</td>
-<td>{{ d.reason or "" }}</td><td>{% if d.detail and d.reason in duplicate_reasons %}duplicate of
+<td class="uri">{{ d.source_uri }}</td><td class="{{ d.status }}">{{ d.status }}</td><td>{{ d.stage or "" }}</td>
+<td>{{ d.reason or "" }}</td><td class="uri">{% if d.detail and d.reason in duplicate_reasons %}duplicate of
 <a class="id" href="/documents?q={{ d.detail|urlencode }}">{{ d.detail }}</a>{% else %}{{ d.detail or "" }}{% endif %}
 </td></tr>{% endfor %}</table>
 <nav class="pages">{% if p.page > 1 %}<a rel="prev" href="?{{ p.query(p.page - 1) }}">previous page</a>{% endif %}
