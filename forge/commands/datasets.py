@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from forge.crashes import mark_crashed_runs, owned_runs
 from forge.options import (
     ConfigOpt,
     DaskAddressOpt,
@@ -16,6 +17,7 @@ from forge.options import (
     WorkspaceOpt,
     emit_json,
     fail,
+    open_tracking,
     open_workspace,
     prepare_flow_run,
     print_log_path,
@@ -42,15 +44,17 @@ def curate(
     from forge_core.io.sources import SourceError
     from forge_core.validate import ValidationFailed
 
-    try:
-        result = curate_flow(sources=sources, config=cfg)
-    except (
-        SourceError,
-        ValidationFailed,
-        ConfigError,
-        ValueError,
-    ) as e:  # ValueError: conversations mixed with documents
-        fail(str(e))
+    mark_crashed_runs()
+    with owned_runs():
+        try:
+            result = curate_flow(sources=sources, config=cfg)
+        except (
+            SourceError,
+            ValidationFailed,
+            ConfigError,
+            ValueError,
+        ) as e:  # ValueError: conversations mixed with documents
+            fail(str(e))
     print_summary(result)
     print_log_path()
     if as_json:
@@ -77,10 +81,13 @@ def run(
     from forge_core.lineage.tracking import TrackingError
     from forge_core.validate import ValidationFailed
 
-    try:
-        result = forge_run(sources=sources, config=cfg)
-    except (SourceError, ValidationFailed, ConfigError, TrackingError, ValueError) as e:
-        fail(str(e))
+    open_tracking(cfg)
+    mark_crashed_runs(mlflow=True)
+    with owned_runs():
+        try:
+            result = forge_run(sources=sources, config=cfg)
+        except (SourceError, ValidationFailed, ConfigError, TrackingError, ValueError) as e:
+            fail(str(e))
     print_summary(result)
     print_training(result)
     print_log_path()

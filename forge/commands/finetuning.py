@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from forge.commands.datasets import print_summary
+from forge.crashes import mark_crashed_runs, owned_runs
 from forge.options import (
     ConfigOpt,
     DaskAddressOpt,
@@ -15,6 +16,7 @@ from forge.options import (
     WorkspaceOpt,
     emit_json,
     fail,
+    open_tracking,
     prepare_flow_run,
     print_log_path,
 )
@@ -56,18 +58,21 @@ def finetune(
     from forge_core.lineage.tracking import TrackingError
     from forge_core.validate import ValidationFailed
 
-    try:
-        result = finetune_flow(model=ref, sources=sources, config=cfg)
-    except (
-        SourceError,
-        ValidationFailed,
-        ConfigError,
-        TrackingError,
-        LineageError,
-        ConversationError,
-        ValueError,
-    ) as e:
-        fail(str(e))
+    open_tracking(cfg)
+    mark_crashed_runs(mlflow=True)
+    with owned_runs():
+        try:
+            result = finetune_flow(model=ref, sources=sources, config=cfg)
+        except (
+            SourceError,
+            ValidationFailed,
+            ConfigError,
+            TrackingError,
+            LineageError,
+            ConversationError,
+            ValueError,
+        ) as e:
+            fail(str(e))
     print_summary(result)
     print_finetune(result)
     print_log_path()
