@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -54,20 +55,23 @@ def curate(
         base_tokenizer_sha256 = resolve_base(cfg.train.base)["tokenizer_sha256"]
 
     files = discover_sources(sources)
-    with open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster)) as client:
-        describe_cluster(client)
-        prints = fingerprint_sources(client, files)
-        dataset_id = name_dataset(
-            [(p.uri, p.raw_sha256 or "") for p in prints],
-            cfg.data_settings(base_tokenizer_sha256),
-            suites_digest(cfg.validation),
-        )
-        manifest = f"{ws.dataset_dir(dataset_id)}/manifest.json"
-        if ws.exists(manifest):
-            log.info("dataset %s is already complete; reusing it", dataset_id)
-            return ws.read_json(manifest) | {"reused": True, "seconds": round(time.perf_counter() - start, 2)}
-        log.info("curating %d files into dataset %s", len(files), dataset_id)
-        with unfinished_removed_on_failure(ws, dataset_id):
+    with ExitStack() as held:  # the dataset's lock, then its clean-up on failure, until it is published
+        with open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster)) as client:
+            describe_cluster(client)
+            prints = fingerprint_sources(client, files)
+            dataset_id = name_dataset(
+                [(p.uri, p.raw_sha256 or "") for p in prints],
+                cfg.data_settings(base_tokenizer_sha256),
+                suites_digest(cfg.validation),
+            )
+            # One run per dataset at a time: a second run of the same inputs waits, then reuses the result.
+            held.enter_context(ws.lock(f"dataset-{dataset_id}", on_wait=lambda: announce_wait(dataset_id)))
+            manifest = f"{ws.dataset_dir(dataset_id)}/manifest.json"
+            if ws.exists(manifest):
+                log.info("dataset %s is already complete; reusing it", dataset_id)
+                return ws.read_json(manifest) | {"reused": True, "seconds": round(time.perf_counter() - start, 2)}
+            log.info("curating %d files into dataset %s", len(files), dataset_id)
+            held.enter_context(failure_recorded(ws, dataset_id))
             ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
             require_documents(sources, ingest_stats["counts"])
             log.info("dataset kind: %s", dataset_kind(cfg.ingest.kind, ingest_stats["counts"]))  # a mix stops here
@@ -80,7 +84,6 @@ def curate(
             final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
             validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
 
-    with unfinished_removed_on_failure(ws, dataset_id):
         summary = publish_dataset_version(
             ws,
             cfg,
@@ -94,15 +97,27 @@ def curate(
     return summary | {"reused": False, "seconds": round(time.perf_counter() - start, 2)}
 
 
+def announce_wait(dataset_id: str) -> None:
+    message = f"another run is curating the same inputs into this workspace (dataset {dataset_id}); waiting for it"
+    get_run_logger().info(message)
+    sys.stderr.write(f"{message}\n")  # to the terminal, not through print (log_prints sends that to the log)
+
+
 @contextmanager
-def unfinished_removed_on_failure(ws: Workspace, dataset_id: str) -> Iterator[None]:
-    """A run that fails leaves no dataset folder without a manifest (`forge dataset list` would show
-    it as unfinished). The stage caches stay: they are complete shards keyed by their inputs, and a
-    rerun resumes from them."""
+def failure_recorded(ws: Workspace, dataset_id: str) -> Iterator[None]:
+    """A run that fails leaves no half-written dataset: its folder keeps only validation/ (the record
+    of a gate that failed) and failed.json (the error), which `forge dataset list` shows. The stage
+    caches stay: they are complete shards keyed by their inputs, and a rerun resumes from them."""
+    folder = ws.dataset_dir(dataset_id)
+    if ws.exists(f"{folder}/failed.json"):
+        ws.fs.rm(f"{folder}/failed.json")
     try:
         yield
-    except BaseException:
-        folder = ws.dataset_dir(dataset_id)
+    except BaseException as e:
         if not ws.exists(f"{folder}/manifest.json") and ws.exists(folder):
-            ws.fs.rm(folder, recursive=True)
+            for entry in ws.fs.ls(folder, detail=False):
+                if entry.rstrip("/").rsplit("/", 1)[-1] != "validation":
+                    ws.fs.rm(entry, recursive=True)
+            error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            ws.write_json(f"{folder}/failed.json", {"error": error, "type": type(e).__name__})
         raise

@@ -24,13 +24,16 @@ class DatasetNotFound(LookupError):
 
 
 def list_datasets(ws: Workspace) -> list[dict[str, Any]]:
-    """One row per dataset version, newest first; unfinished ones (no manifest) are marked so."""
+    """One row per dataset version, newest first; unfinished ones (no manifest) are marked so, with
+    the error of the run that failed on them (failed.json), if one did."""
     rows = []
     for folder in sorted(ws.fs.glob(f"{ws.path('datasets')}/ds-*")):
         dataset_id = folder.rstrip("/").rsplit("/", 1)[-1]
         manifest = f"{folder}/manifest.json"
         if not ws.exists(manifest):
-            rows.append({"dataset_id": dataset_id, "complete": False})
+            failed = f"{folder}/failed.json"
+            error = ws.read_json(failed).get("error") if ws.exists(failed) else None
+            rows.append({"dataset_id": dataset_id, "complete": False, "failed": error})
             continue
         m = ws.read_json(manifest)
         rows.append(

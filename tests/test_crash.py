@@ -131,3 +131,22 @@ def test_sigkill_at_each_stage_leaves_no_process_and_the_next_run_marks_the_runs
     assert not (workspace / "datasets").exists() or all(
         (d / "manifest.json").exists() for d in (workspace / "datasets").iterdir()
     )
+
+
+def test_two_runs_of_the_same_inputs_at_once_do_the_work_once(tmp_path: Path):
+    """The second waits for the first (a lock per dataset_id) and then reuses its dataset version."""
+    import json
+
+    cmd = [str(Path(sys.executable).parent / "forge"), "curate", str(ROOT / "data_samples" / "corpus")]
+    cmd += ["--workspace", str(tmp_path / "ws"), "--json"]
+    runs = [subprocess.Popen(cmd, env=forge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    time.sleep(1)
+    runs.append(subprocess.Popen(cmd, env=forge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [run.communicate(timeout=600) for run in runs]
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, out + err
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert results[0]["dataset_id"] == results[1]["dataset_id"]
+    assert sorted(r["reused"] for r in results) == [False, True], results
+    waited = [err for (_, err), r in zip(outputs, results, strict=True) if r["reused"]][0]
+    assert "another run is curating the same inputs into this workspace" in waited

@@ -12,6 +12,8 @@ from dask_procs import external_cluster
 from documents import docx_bytes, eml_bytes, pdf_bytes, write
 from flow_runs import WEB_RULES_OFF, kept_text, ledger, run_curate, uri
 
+from forge_core.catalog import list_datasets
+from forge_core.io.workspace import Workspace
 from forge_core.validate import BUILTIN_SUITES, ValidationFailed
 
 WORDS = (
@@ -161,6 +163,42 @@ def test_failing_expectation_stops_the_flow_with_a_clear_message(corpus, tmp_pat
     [saved] = (tmp_path / "ws" / "datasets").glob("*/validation/cleaned.json")
     assert json.loads(saved.read_text())["success"] is False
     assert not list((tmp_path / "ws" / "datasets").glob("*/manifest.json"))  # nothing published
+    # Nothing half-written stays: the folder keeps the gate's record and the error, which the list shows.
+    folder = saved.parents[1]
+    assert sorted(p.name for p in folder.iterdir()) == ["failed.json", "validation"]
+    [row] = list_datasets(Workspace(str(tmp_path / "ws")))
+    assert row["complete"] is False and row["failed"].startswith("validation failed at stage 'cleaned'")
+
+
+def test_runs_of_the_same_dataset_take_turns_and_others_do_not_wait(tmp_path):
+    """The lock behind "one run per dataset at a time" (flows/curate.py): a second holder of the same
+    name waits until the first lets go; another name is free meanwhile; a holder that died (its
+    process ended) holds nothing."""
+    import subprocess
+    import sys
+    import threading
+
+    ws = Workspace(str(tmp_path / "ws"))
+    order: list[str] = []
+    waited = threading.Event()
+    with ws.lock("dataset-a"):
+        second = threading.Thread(target=lambda: take(ws, "dataset-a", order, on_wait=waited.set))
+        second.start()
+        assert waited.wait(30)  # the second is waiting
+        with ws.lock("dataset-b", on_wait=lambda: order.append("b waited")):
+            order.append("b")
+        order.append("first done")
+    second.join(30)
+    assert order == ["b", "first done", "a"]
+    holder = "import fcntl, os, sys; f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX); os._exit(0)"
+    subprocess.run([sys.executable, "-c", holder, str(tmp_path / "ws" / "locks" / "dataset-a.lock")], check=True)
+    with ws.lock("dataset-a", on_wait=lambda: pytest.fail("a dead holder still held the lock")):
+        pass
+
+
+def take(ws: Workspace, name: str, order: list[str], on_wait) -> None:
+    with ws.lock(name, on_wait=on_wait):
+        order.append(name.removeprefix("dataset-"))
 
 
 def test_a_missing_source_is_a_clear_error(tmp_path):

@@ -117,7 +117,8 @@ def dataset_list(
         table.add_column(column, justify="right" if column in ("kept", "dropped", "quarantined") else "left")
     for r in rows:
         if not r["complete"]:
-            table.add_row(r["dataset_id"], "unfinished", "", "", "", "", "", "")
+            state = f"failed: {r['failed']}" if r.get("failed") else "unfinished"
+            table.add_row(r["dataset_id"], state, "", "", "", "", "", "")
             continue
         table.add_row(
             r["dataset_id"], r["created_at"], str(r["kept"]), str(r["dropped"]), str(r["quarantined"]),
