@@ -53,3 +53,23 @@ def test_document_references(tmp_path):
         document_filter(str(tmp_path))
     with pytest.raises(LineageError, match="not an existing file"):
         document_filter("no/such/file.txt")
+
+
+def test_forge_experiments_open_in_the_model_training_view(tmp_path, monkeypatch):
+    """MLflow 3's UI reads the experiment's kind from a tag; without it the page opens on GenAI traces."""
+    from mlflow.tracking import MlflowClient
+
+    from forge_core.lineage.tracking import EXPERIMENT_KIND_TAG, ensure_experiment
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    ws = Workspace(str(tmp_path / "ws"))
+    use_workspace_tracking(ws)
+    client = MlflowClient()
+    made = ensure_experiment(ws, "forge")
+    assert client.get_experiment(made).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+    older = client.create_experiment("made-before-the-tag")  # as an earlier Forge left it
+    chosen = client.create_experiment("chosen-by-hand", tags={EXPERIMENT_KIND_TAG: "finetuning"})
+    assert ensure_experiment(ws, "made-before-the-tag") == older
+    assert client.get_experiment(older).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+    ensure_experiment(ws, "chosen-by-hand")
+    assert client.get_experiment(chosen).tags[EXPERIMENT_KIND_TAG] == "finetuning"

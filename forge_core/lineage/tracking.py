@@ -72,13 +72,33 @@ def use_workspace_tracking(ws: Workspace) -> str:
     return uri
 
 
+# MLflow 3's UI shows an experiment as GenAI (traces, tokens, cost) or model training (runs,
+# metrics, models); the experiment tag below says which (its values are the UI's ExperimentKind).
+# The UI bundled with MLflow 3.17 has its workflow-based navigation on, which decides by a sidebar
+# switch instead (GenAI until someone flips it) that a link sets with `?workflowType=machine_learning`
+# (ML_VIEW): Forge's links into the UI carry it, and the tag serves the UIs that read it.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+ML_VIEW = "workflowType=machine_learning"
+
+
 def ensure_experiment(ws: Workspace, name: str) -> str:
-    """The id of experiment `name`, created with its artifacts under the workspace if it is new."""
+    """The id of experiment `name`, created with its artifacts under the workspace if it is new.
+
+    Tagged as model training, so MLflow's UI opens it on its runs; an experiment made before the
+    tag existed gets it now, and a kind someone chose by hand is left as it is.
+    """
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if EXPERIMENT_KIND_TAG not in experiment.tags:
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return experiment.experiment_id
     root = artifact_root(ws)
-    return client.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
+    return client.create_experiment(
+        name,
+        artifact_location=f"{root}/{name}" if root else None,
+        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+    )
