@@ -2,11 +2,15 @@
 
 Written next to the ledger as report.md and lengths.png, shown in the orchestrator's UI and
 logged to MLflow with the dataset, so an analyst sees in one page why the corpus is the size it is.
+The page stands alone wherever it is shown: the histogram is embedded in it (a data: URI, since a
+link relative to report.md is broken in both UIs), and its tables hold no HTML and no long paths.
 """
 
 from __future__ import annotations
 
+import base64
 import io
+import posixpath
 from typing import Any
 
 import polars as pl
@@ -73,7 +77,39 @@ def length_histogram(words: pl.Series) -> bytes:
     return buf.getvalue()
 
 
-def report_markdown(stats: dict[str, Any], ledger: pl.DataFrame, kept_words: pl.Series) -> str:
+def embedded_png(png: bytes, alt: str) -> str:
+    """A Markdown image that carries its PNG: no file to find next to the page."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def duplicate_clusters_markdown(clusters: dict[str, Any]) -> str:
+    """The dedup cluster report: sizes as a table, the largest clusters as a list of their sources.
+
+    Not a table for the largest: a cell of several long URIs is clipped by the UIs, and a line
+    break inside a cell needs raw HTML, which they print as text. The folder the sources share is
+    said once, so each line is short.
+    """
+    lines = [cluster_markdown({**clusters, "largest": []})]  # the sizes table (no paths in it)
+    largest = clusters.get("largest") or []
+    uris = [u for c in largest for u in (c["kept"], *c["dropped_sample"]) if u]
+    folder = posixpath.dirname(posixpath.commonprefix(uris)) + "/" if len(uris) > 1 else ""
+    if len(folder) <= len("file:///"):
+        folder = ""
+    if largest:
+        lines += ["", f"Largest clusters (sources under `{folder}`):" if folder else "Largest clusters:", ""]
+    for c in largest:
+        kept = (c["kept"] or "?").removeprefix(folder)
+        lines.append(f"- {c['kind']} duplicates, {c['size']:,} documents; kept `{kept}`")
+        lines += [f"  - dropped `{uri.removeprefix(folder)}`" for uri in c["dropped_sample"]]
+        if (more := c["size"] - 1 - len(c["dropped_sample"])) > 0:
+            lines.append(f"  - and {more:,} more dropped")
+    return "\n".join(lines)
+
+
+def report_markdown(
+    stats: dict[str, Any], ledger: pl.DataFrame, kept_words: pl.Series, histogram: bytes | None = None
+) -> str:
+    """The dataset version's report. histogram: length_histogram's PNG, drawn here when not given."""
     c = stats["counts"]
     clean = stats["stages"].get("clean", {}).get("counts", {})
     lines = [
@@ -104,12 +140,13 @@ def report_markdown(stats: dict[str, Any], ledger: pl.DataFrame, kept_words: pl.
         status, _, stage = where.partition(".")
         lines += [f"| {status} | {stage} | {reason} | {n} |" for reason, n in reasons.items()]
     if dedup.get("clusters"):
-        lines += ["", "## Duplicate clusters", "", cluster_markdown(dedup["clusters"])]
+        lines += ["", "## Duplicate clusters", "", duplicate_clusters_markdown(dedup["clusters"])]
     lines += ["", "## Languages", "", "| language | documents | kept |", "| --- | ---: | ---: |"]
     lines += [f"| {r['language']} | {r['documents']} | {r['kept']} |" for r in language_table(ledger)]
     lines += ["", "## PII found, by type", "", "| type | found | documents |", "| --- | ---: | ---: |"]
     lines += [f"| {r['type']} | {r['found']} | {r['documents']} |" for r in pii_table(clean)]
-    lines += ["", "## Length of kept documents", "", "![words per kept document](lengths.png)", ""]
+    png = histogram if histogram is not None else length_histogram(kept_words)
+    lines += ["", "## Length of kept documents", "", embedded_png(png, "words per kept document"), ""]
     return "\n".join(lines)
 
 
