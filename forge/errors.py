@@ -50,7 +50,7 @@ def explain(e: BaseException, log: Path | None = None) -> str:
     for cause in chain(e):
         line = known_cause(cause)
         if line:
-            return line
+            return f"{line} (log: {log})" if log and isinstance(cause, RuntimeError) else line
     where = f"the traceback is in {log}" if log else "rerun with --debug (or FORGE_DEBUG=1) for the traceback"
     return f"unexpected {type(e).__name__}: {first_line(e)} ({where})"
 
@@ -65,7 +65,7 @@ def chain(e: BaseException) -> Iterator[BaseException]:
 
 
 def known_cause(e: BaseException) -> str | None:
-    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+    if isinstance(e, OSError) and (e.errno == errno.ENOSPC or "No space left on device" in str(e)):
         return disk_full(e)
     if isinstance(e, OSError) and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"cannot write {e.filename or 'a file'}: {e.strerror}; make it writable or choose another workspace"
@@ -89,7 +89,7 @@ def disk_full(e: OSError) -> str:
     if folder is not None:
         free = shutil.disk_usage(folder).free
         line += f" ({human_bytes(free)} free there"
-        line += f"; this step needs about {human_bytes(needed)} more)" if needed else ")"
+        line += f"; it needs about {human_bytes(needed)})" if needed else ")"
     return line + "; free some space or choose a workspace on a larger disk (--workspace)"
 
 

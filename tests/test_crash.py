@@ -3,7 +3,8 @@
 Each kill lands in a later stage: the runs share one workspace, so a rerun resumes from the shards
 the killed one finished and reaches the next stage sooner. Every process the killed `forge` had
 started (the embedded Prefect server, Dask's nannies and workers) must be gone 10 s later; the run
-that finally finishes marks the killed runs' Prefect flow runs Crashed.
+that finally finishes marks the killed runs' Prefect flow runs Crashed. It is two runs of the same
+inputs started together: the second waits for the first and reuses its dataset version.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def flow_run_states(workspace: Path) -> list[tuple[str, str]]:
         return db.execute("select name, state_type from flow_run").fetchall()
 
 
-def test_sigkill_at_each_stage_leaves_no_process_and_the_next_run_marks_the_runs_crashed(tmp_path: Path):
+def test_sigkill_at_each_stage_leaves_no_process_then_runs_of_the_same_inputs_take_turns(tmp_path: Path):
     workspace = tmp_path / "ws"
     for marker in STAGES:
         seen, text = kill_during(workspace, marker)
@@ -116,29 +117,25 @@ def test_sigkill_at_each_stage_leaves_no_process_and_the_next_run_marks_the_runs
     states = flow_run_states(workspace)
     assert any(state == "RUNNING" for _, state in states), states  # what a kill leaves: runs "Running"
 
-    finished = subprocess.run(
-        [str(Path(sys.executable).parent / "forge"), "curate", str(ROOT / "data_samples" / "corpus")]
-        + ["--workspace", str(workspace)],
-        env=forge_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert finished.returncode == 0, finished.stdout + finished.stderr
+    # Then two runs of the same inputs at once: one finishes the work (and marks the killed runs
+    # crashed), the other waits for it (a lock per dataset_id) and reuses its dataset version.
+    results, waited = two_at_once(workspace)
+    assert sorted(r["reused"] for r in results) == [False, True], results
+    assert "another run is curating the same inputs into this workspace" in waited
     states = flow_run_states(workspace)
     assert not [s for s in states if s[1] in ("RUNNING", "PENDING")], states
     assert sum(1 for _, state in states if state == "CRASHED") >= len(STAGES), states
-    assert not (workspace / "datasets").exists() or all(
-        (d / "manifest.json").exists() for d in (workspace / "datasets").iterdir()
-    )
+    for folder in (workspace / "datasets").iterdir():
+        assert (folder / "manifest.json").exists(), f"{folder} left unfinished"
 
 
-def test_two_runs_of_the_same_inputs_at_once_do_the_work_once(tmp_path: Path):
-    """The second waits for the first (a lock per dataset_id) and then reuses its dataset version."""
+def two_at_once(workspace: Path) -> tuple[list[dict], str]:
+    """Two `forge curate --json` of the same inputs, the second a second later: their results, and
+    what the one that reused the other's work printed on stderr."""
     import json
 
     cmd = [str(Path(sys.executable).parent / "forge"), "curate", str(ROOT / "data_samples" / "corpus")]
-    cmd += ["--workspace", str(tmp_path / "ws"), "--json"]
+    cmd += ["--workspace", str(workspace), "--json"]
     runs = [subprocess.Popen(cmd, env=forge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     time.sleep(1)
     runs.append(subprocess.Popen(cmd, env=forge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -147,6 +144,5 @@ def test_two_runs_of_the_same_inputs_at_once_do_the_work_once(tmp_path: Path):
         assert run.returncode == 0, out + err
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert results[0]["dataset_id"] == results[1]["dataset_id"]
-    assert sorted(r["reused"] for r in results) == [False, True], results
-    waited = [err for (_, err), r in zip(outputs, results, strict=True) if r["reused"]][0]
-    assert "another run is curating the same inputs into this workspace" in waited
+    waited = [err for (_, err), r in zip(outputs, results, strict=True) if r["reused"]]
+    return results, waited[0] if waited else ""

@@ -10,6 +10,7 @@ checkpoint should be; last.ckpt is a link to the newest.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import warnings
 from pathlib import Path
@@ -37,7 +38,13 @@ class StepCheckpoints(L.Callback):
             return
         path = self.folder / step_file(step)
         partial = path.with_suffix(".partial")
-        trainer.save_checkpoint(partial, weights_only=False)  # every rank calls (FSDP gathers); rank 0 writes
+        try:
+            trainer.save_checkpoint(partial, weights_only=False)  # every rank calls (FSDP gathers); rank 0 writes
+        except OSError as e:
+            partial.unlink(missing_ok=True)  # a failed save leaves no half file behind
+            if e.errno == errno.ENOSPC or "No space left" in str(e):
+                raise disk_full(partial, checkpoint_bytes(trainer)) from e
+            raise
         if trainer.is_global_zero:
             os.replace(partial, path)
             link = self.folder / f"{LAST}.partial"
@@ -72,6 +79,19 @@ class StepCheckpoints(L.Callback):
         # SIGTERM (a scheduler pre-empting the job; Lightning stops after the step) or Ctrl-C.
         if isinstance(exception, SIGTERMException | KeyboardInterrupt) and trainer.global_step:
             self.save(trainer)
+
+
+def checkpoint_bytes(trainer: L.Trainer) -> int:
+    """About what one checkpoint takes: the weights and AdamW's two moments, all in fp32."""
+    module = trainer.lightning_module
+    return 3 * sum(p.numel() * 4 for p in module.parameters()) if module is not None else 0
+
+
+def disk_full(path: Path, needed: int) -> OSError:
+    """ENOSPC naming the checkpoint and what it needs, for the error line `forge` prints."""
+    error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    error.forge_bytes_needed = needed  # type: ignore[attr-defined]
+    return error
 
 
 def latest_checkpoint(folder: str | Path) -> Path:
