@@ -7,6 +7,8 @@ curve" something a test can compare, and draws the curve a reviewer looks at fir
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,15 @@ def plot_curve(curve: dict[str, Any], path: str | Path, title: str = "") -> Path
 
     Returns None where matplotlib is not installed (a GPU node with only torch and lightning).
     """
+    png = curve_png(curve, title)
+    if png is None:
+        return None
+    Path(path).write_bytes(png)
+    return Path(path)
+
+
+def curve_png(curve: dict[str, Any], title: str = "", dpi: int = 120) -> bytes | None:
+    """The picture plot_curve writes, as PNG bytes; None without matplotlib."""
     try:
         import matplotlib
 
@@ -77,7 +88,7 @@ def plot_curve(curve: dict[str, Any], path: str | Path, title: str = "") -> Path
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=dpi)
     if curve["train"]:
         ax.plot([p["step"] for p in curve["train"]], [p["loss"] for p in curve["train"]], lw=1, label="train loss")
     if curve["val"]:
@@ -93,6 +104,23 @@ def plot_curve(curve: dict[str, Any], path: str | Path, title: str = "") -> Path
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
-    return Path(path)
+    return buf.getvalue()
+
+
+def curve_markdown(curve: dict[str, Any], title: str = "") -> str:
+    """The curve for the orchestrator's UI: the picture embedded in the page (a data: URI, since
+    the UI has no file to link to), then every evaluation as a table, which shows without
+    matplotlib too."""
+    lines = [f"# Training curve{': ' + title if title else ''}", ""]
+    png = curve_png(curve, title, dpi=80)  # smaller: the page carries it as base64
+    if png is not None:
+        lines += [f"![training curve](data:image/png;base64,{base64.b64encode(png).decode('ascii')})", ""]
+    lines += ["| step | validation loss | bits per byte |", "| ---: | ---: | ---: |"]
+    lines += [f"| {p['step']:,} | {p['loss']:.4f} | {p['bpb']:.4f} |" for p in curve["val"]]
+    if curve["train"]:
+        last = curve["train"][-1]
+        lines += ["", f"Training loss at step {last['step']:,}: {last['loss']:.4f}."]
+    return "\n".join(lines)
