@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ from forge_core.executor import open_cluster
 from forge_core.identity import code_version
 from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
-from forge_core.lineage.tracking import ensure_experiment, use_workspace_tracking
+from forge_core.lineage.tracking import ML_VIEW, ensure_experiment, use_workspace_tracking
 from forge_core.report import summary_markdown
 from tasks.artifacts import describe_cluster
 from tasks.tokenize import tokenize_dataset
@@ -61,19 +62,24 @@ def forge_run(sources: list[str], config: ForgeConfig | None = None) -> dict[str
                 )
             tags = records.lineage_tags(ws, dataset, flow_run_id)
             records.set_tags(parent, tags)
+            records.record_run_dataset(parent, ws, dataset)
             records.record_curation(experiment_id, parent, ws, dataset, tags)
             tokens = tokenize_dataset(ws, cfg, client, dataset["dataset_id"], base)
         if base:
             tags |= base["lineage"]
             records.set_tags(parent, base["lineage"])
         trained = train_language_model(ws, cfg, tokens, experiment_id, parent, tags, base)
+        # On the run the model version points to: from the version to its documents in one click.
+        records.log_ledger_table(trained["run_id"], ws, dataset["dataset_id"])
         registered = register_model(cfg, trained, tags)
+        records.record_run_model(parent, tokens, trained["result"], registered)
     except BaseException:
         records.end_run(parent, failed=True)
         raise
     records.end_run(parent)
     result = trained["result"]
     log.info("registered %s version %s", registered["model_name"], registered["model_version"])
+    publish_curve(result, f"{cfg.train.preset}: {result['parameters']:,} parameters", trained["run_id"])
     create_markdown_artifact(
         key="run-summary",
         markdown=run_markdown(dataset, result, registered, mlflow_run_link(tracking_uri, experiment_id, parent)),
@@ -100,11 +106,32 @@ def forge_run(sources: list[str], config: ForgeConfig | None = None) -> dict[str
     }
 
 
+def publish_curve(result: dict[str, Any], title: str, train_run_id: str) -> None:
+    """The training curve in the Prefect UI too, not only as the train run's loss.png in MLflow."""
+    from forge_core.train.curve import curve_markdown  # imports torch: only once training has
+
+    create_markdown_artifact(
+        key="training-curve", markdown=curve_markdown(result["curve"], title), description=train_run_id
+    )
+
+
+def mlflow_ui_url(tracking_uri: str) -> str | None:
+    """The MLflow UI's address: FORGE_MLFLOW_UI_URL (the UI `forge ui` serves over the workspace's
+    SQLite store), else an http(s) tracking server, whose UI is at its own address."""
+    for url in (os.environ.get("FORGE_MLFLOW_UI_URL", ""), tracking_uri):
+        if url.startswith(("http://", "https://")):
+            return url.rstrip("/")
+    return None
+
+
 def mlflow_run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:
-    """A link into the MLflow UI where the tracking server has one; else where the run is kept."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"[MLflow run {run_id}]({tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id})"
-    return f"MLflow run `{run_id}` in `{tracking_uri}` (browse it with `forge ui`)"
+    """A Markdown link to the run in the MLflow UI, and one to its experiment's runs in the model
+    training view (ML_VIEW); where no UI address is known, where the run is kept."""
+    ui = mlflow_ui_url(tracking_uri)
+    if ui is None:
+        return f"MLflow run `{run_id}` in `{tracking_uri}` (browse it with `forge ui`)"
+    experiment = f"{ui}/#/experiments/{experiment_id}"
+    return f"[MLflow run {run_id}]({experiment}/runs/{run_id}) ([all runs]({experiment}/runs?{ML_VIEW}))"
 
 
 def run_markdown(dataset: dict[str, Any], result: dict[str, Any], registered: dict[str, Any], mlflow_link: str) -> str:

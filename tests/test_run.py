@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import sqlite3
 from pathlib import Path
 
 import mlflow
@@ -24,6 +27,7 @@ CORPUS = SAMPLES / "corpus"
 KEPT = CORPUS / "kb" / "kb_0007_modbus_timeouts.md"
 DUPLICATE, SURVIVOR = CORPUS / "mail" / "it_maintenance_window_copy.eml", CORPUS / "mail" / "it_maintenance_window.eml"
 MODEL = "forge-test"
+MLFLOW_UI = "http://127.0.0.1:5999"  # as `forge ui` would export it; nothing listens there
 QUICK = {  # the demo's pipeline at test size: a small vocabulary, a few steps
     "tokenize": {"vocab_size": 512},
     "train": {"max_steps": 12, "eval_every": 6, "batch_size": 4, "warmup_steps": 2},
@@ -38,7 +42,9 @@ def run(tmp_path_factory) -> dict:
     """One `forge run` from a shell, as a user types it; the tests below read what it recorded."""
     home = tmp_path_factory.mktemp("run")
     (home / "quick.yaml").write_text(yaml.safe_dump(QUICK))
-    done = forge("run", str(CORPUS), "--workspace", "ws", "--config", "quick.yaml", "--json", cwd=home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # Prefect embedded, as forge() does
+    env |= {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180", "FORGE_MLFLOW_UI_URL": MLFLOW_UI}
+    done = forge("run", str(CORPUS), "--workspace", "ws", "--config", "quick.yaml", "--json", cwd=home, env=env)
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     use_workspace_tracking(Workspace(str(home / "ws")))
@@ -192,8 +198,10 @@ def test_the_train_run_holds_the_loss_curve_and_its_picture(run):
     assert [p["step"] for p in curve["train"]] == list(range(1, 13)) and [p["step"] for p in curve["val"]] == [0, 6, 12]
 
 
-def test_run_summary_tells_documents_to_dataset_to_model_and_links_the_mlflow_run():
+def test_run_summary_tells_documents_to_dataset_to_model_and_links_the_mlflow_run(monkeypatch):
     from flows.run import mlflow_run_link, run_markdown
+
+    monkeypatch.delenv("FORGE_MLFLOW_UI_URL", raising=False)
 
     dataset = {
         "dataset_id": "ds-1",
@@ -219,8 +227,12 @@ def test_run_summary_tells_documents_to_dataset_to_model_and_links_the_mlflow_ru
         "initial": {"val_bpb": 4.2},
     }
     link = mlflow_run_link("http://127.0.0.1:5000/", "7", "abc")
-    assert link == "[MLflow run abc](http://127.0.0.1:5000/#/experiments/7/runs/abc)"
+    assert link.startswith("[MLflow run abc](http://127.0.0.1:5000/#/experiments/7/runs/abc)")
+    assert "(http://127.0.0.1:5000/#/experiments/7/runs?workflowType=machine_learning)" in link
     assert "browse it with `forge ui`" in mlflow_run_link("sqlite:///ws/mlflow/mlflow.db", "7", "abc")
+    monkeypatch.setenv("FORGE_MLFLOW_UI_URL", "http://127.0.0.1:5001")  # `forge ui` serving the SQLite store
+    served = mlflow_run_link("sqlite:///ws/mlflow/mlflow.db", "7", "abc")
+    assert served.startswith("[MLflow run abc](http://127.0.0.1:5001/#/experiments/7/runs/abc)")
     page = run_markdown(dataset, result, {"model_name": "m", "model_version": "2"}, link)
     assert page.startswith("# forge run: m version 2") and link in page and "`models:/m/2`" in page
     assert "| deduplicated | FAILED |" in page and "| dropped | dedup | exact_duplicate | 1 |" in page
@@ -260,3 +272,86 @@ def test_the_registered_model_exported_to_hf_continues_text_as_forge_does(run, t
     eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     theirs = prompt + tokenizer.decode([t for t in generated[0, ids.shape[1] :].tolist() if t != eot])
     assert theirs == ours
+
+
+# What the run shows in MLflow's and Prefect's own UIs ------------------------------------------
+
+
+def prefect_artifacts(run: dict) -> dict[str, list]:
+    """The run's Prefect artifacts by key, read from the embedded server's database in the workspace."""
+    with sqlite3.connect(run["home"] / "ws" / "prefect" / "prefect.db") as db:
+        rows = db.execute("SELECT key, type, data FROM artifact WHERE key IS NOT NULL ORDER BY created").fetchall()
+    found: dict[str, list] = {}
+    for key, kind, data in rows:  # JSON text, except what SQLite stored as a number (progress)
+        found.setdefault(key, []).append((kind, json.loads(data) if isinstance(data, str) else data))
+    return found
+
+
+def test_the_experiment_opens_in_the_model_training_view(run):
+    client = mlflow.tracking.MlflowClient()
+    experiment = client.get_experiment(client.get_run(run["mlflow_run_id"]).info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_parent_run_shows_the_headline_the_dataset_and_the_model(run):
+    client = mlflow.tracking.MlflowClient()
+    parent = client.get_run(run["mlflow_run_id"])
+    metrics, params, tags = parent.data.metrics, parent.data.params, parent.data.tags
+    for status in ("ingested", "kept", "dropped", "quarantined"):
+        assert metrics[f"documents_{status}"] == run["counts"][status], status
+    assert metrics["parameters"] == run["parameters"]
+    assert metrics["eval_val_bpb"] == pytest.approx(run["val_bpb"], abs=1e-4)
+    assert (params["train_tokens"], params["val_tokens"]) == (str(run["tokens"]["train"]), str(run["tokens"]["val"]))
+    (entry,) = parent.inputs.dataset_inputs
+    assert entry.dataset.digest == run["dataset_id"] and json.loads(entry.dataset.source)["uri"] == run["dataset"]
+    assert (tags["registered_model_name"], tags["registered_model_version"]) == (MODEL, "1")
+    train = client.get_run(client.get_model_version(MODEL, "1").run_id)
+    (model,) = train.outputs.model_outputs  # the logged model the version was registered from
+    assert [m.model_id for m in parent.outputs.model_outputs] == [model.model_id]  # shown on the parent's page
+
+
+def test_the_run_of_the_model_version_previews_the_ledger_as_a_table(run):
+    client = mlflow.tracking.MlflowClient()
+    version = client.get_model_version(MODEL, "1")
+    train = client.get_run(version.run_id)
+    assert train.data.tags["ledger_table"] == "dataset/ledger.json"
+    table = client.load_table(train.info.experiment_id, "dataset/ledger.json", run_ids=[version.run_id])
+    ledger = pl.read_parquet(run["ledger"])
+    assert list(table.columns) == ["doc_id", "source_uri", "status", "stage", "reason", "detail"]
+    assert sorted(table["doc_id"]) == sorted(ledger["doc_id"])
+    duplicate = table[table["source_uri"] == "file://" + str(DUPLICATE.resolve())].iloc[0]
+    assert (duplicate["status"], duplicate["reason"]) == ("dropped", "exact_duplicate")
+
+
+def test_a_ledger_too_long_for_a_table_is_cut_and_says_so(run):
+    from forge_core.lineage import records
+
+    client = mlflow.tracking.MlflowClient()
+    experiment_id = client.get_run(run["mlflow_run_id"]).info.experiment_id
+    scratch = records.start_run(experiment_id, "ledger-table-cap", {})
+    ws = Workspace(str(run["home"] / "ws"))
+    path = records.log_ledger_table(scratch, ws, run["dataset_id"], max_rows=5)
+    assert path == f"dataset/ledger-first-5-of-{run['counts']['ingested']}.json"
+    table = client.load_table(experiment_id, path, run_ids=[scratch])
+    assert list(table["doc_id"]) == pl.read_parquet(run["ledger"])["doc_id"].head(5).to_list()
+    client.delete_run(scratch)
+
+
+def test_the_prefect_pages_show_their_pictures_and_links_without_html(run):
+    artifacts = prefect_artifacts(run)
+    summary = artifacts["run-summary"][-1][1]
+    assert f"]({MLFLOW_UI}/#/experiments/" in summary and f"/runs/{run['mlflow_run_id']})" in summary
+
+    report = artifacts["dataset-report"][-1][1]
+    assert "](data:image/png;base64,iVBOR" in report  # the histogram travels inside the page
+    assert not re.search(r"!\[[^\]]*\]\((?!data:)", report)  # no image the UI would look up next to the page
+    assert "## Duplicate clusters" in report and "kept `" in report
+    assert not [line for line in report.splitlines() if line.startswith("|") and "<" in line]  # no HTML in tables
+
+    curve = artifacts["training-curve"][-1][1]
+    assert "](data:image/png;base64,iVBOR" in curve and "| 12 |" in curve  # the picture and the last evaluation
+
+    (kind, facts), *_ = artifacts["dask-cluster"]
+    facts = json.loads(facts) if isinstance(facts, str) else facts  # Prefect keeps a table as JSON text
+    assert kind == "table" and {row["measure"] for row in facts} >= {"workers", "threads"}
+    assert "<Client" not in json.dumps(artifacts) and "dask-dashboard" not in artifacts

@@ -2,9 +2,12 @@
 
 One parent run per pipeline run; nested runs for curate and train (nested = tagged with the
 parent's id, which is what the MLflow UI groups by). The dataset version is an MLflow dataset
-input whose digest is the dataset_id and whose source is the dataset version's folder. Runs are
-addressed by id through MlflowClient, never through MLflow's thread-local "active run", because
-the orchestrator may run the steps of one flow on different threads.
+input whose digest is the dataset_id and whose source is the dataset version's folder. The parent
+also carries the headline (document counts, tokens, size, held-out bits per byte), the dataset
+input and the registered model, since it is the run a user opens first; the run a model version
+points to (train) holds the ledger as a table the UI previews, so a version's documents are one
+click away. Runs are addressed by id through MlflowClient, never through MLflow's thread-local
+"active run", because the orchestrator may run the steps of one flow on different threads.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,15 +119,104 @@ def record_curation(
     """A finished nested run 'curate' holding the dataset version's counts, input and artifacts."""
     run_id = start_run(experiment_id, "curate", tags, parent=parent)
     client = MlflowClient()
-    c = dataset["counts"]
-    for key in ("ingested", "kept", "dropped", "quarantined"):
-        client.log_metric(run_id, f"documents_{key}", c[key])
+    log_document_counts(run_id, dataset)
     client.log_param(run_id, "sources", ", ".join(dataset.get("sources", [])))
     client.log_param(run_id, "files", dataset.get("files"))
     log_dataset_input(run_id, ws, dataset["dataset_id"], "curation")
     log_dataset_artifacts(run_id, ws, dataset["dataset_id"])
     end_run(run_id)
     return run_id
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def log_document_counts(run_id: str, dataset: dict[str, Any]) -> None:
+    """documents_ingested, _kept, _dropped and _quarantined: the dataset version's ledger in four numbers."""
+    from mlflow.entities import Metric
+
+    c, now = dataset["counts"], now_ms()
+    metrics = [Metric(f"documents_{key}", c[key], now, 0) for key in ("ingested", "kept", "dropped", "quarantined")]
+    MlflowClient().log_batch(run_id, metrics=metrics)
+
+
+def record_run_dataset(run_id: str, ws: Workspace, dataset: dict[str, Any]) -> None:
+    """The parent run's half from curation: the document counts and the dataset version as its input.
+
+    The parent repeats what its children hold so that the run a user opens first (the only one
+    the runs table shows unfolded) answers "which documents, how many kept" without a click.
+    """
+    log_document_counts(run_id, dataset)
+    MlflowClient().log_param(run_id, "dataset_id", dataset["dataset_id"])
+    log_dataset_input(run_id, ws, dataset["dataset_id"], "training")
+
+
+def record_run_model(run_id: str, tokens: dict[str, Any], result: dict[str, Any], registered: dict[str, Any]) -> None:
+    """The parent run's half from training: tokens, size, held-out bits per byte, and the model version.
+
+    The registered version is linked as the run's output model (MLflow 3 shows it under the run's
+    logged models, with its registered versions) and named in tags, which every MLflow shows.
+    """
+    from mlflow.entities import LoggedModelOutput, Metric, Param, RunTag
+
+    client = MlflowClient()
+    final, now = result["final"], now_ms()
+    metrics = [Metric("parameters", result["parameters"], now, 0)]
+    metrics += [Metric(f"eval_{k}", float(final[k]), now, result["steps"]) for k in ("val_loss", "val_bpb")]
+    params = [Param(f"{split}_tokens", str(tokens[split]["tokens"])) for split in ("train", "val")]
+    name, version = registered["model_name"], registered["model_version"]
+    tags = [
+        RunTag("registered_model_name", name),
+        RunTag("registered_model_version", str(version)),
+        RunTag("registered_model_uri", f"models:/{name}/{version}"),
+    ]
+    client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    if model_id := logged_model_id(client.get_model_version(name, str(version))):
+        client.log_outputs(run_id, [LoggedModelOutput(model_id, 0)])  # step 0, as log_model links its own run
+
+
+def logged_model_id(version: Any) -> str | None:
+    """The MLflow 3 logged model a registered version was made from, or None (a version from a run's
+    files). The SQL store leaves ModelVersion.model_id empty; the source `models:/m-<id>` names it."""
+    if version.model_id:
+        return version.model_id
+    source = version.source or ""
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
+
+
+# The ledger as a table MLflow's UI previews. Bounded: the UI loads the whole file into the page.
+LEDGER_TABLE_ROWS = 10_000
+LEDGER_TABLE_COLUMNS = ["doc_id", "source_uri", "status", "stage", "reason", "detail"]
+
+
+def log_ledger_table(run_id: str, ws: Workspace, dataset_id: str, max_rows: int = LEDGER_TABLE_ROWS) -> str:
+    """The ledger's rows (doc_id, source_uri, status, stage, reason, detail) as an MLflow table.
+
+    dataset/ledger.json when the whole ledger fits in max_rows; otherwise its first max_rows rows
+    as dataset/ledger-first-<max_rows>-of-<rows>.json, so the name says it is cut. The full ledger
+    stays ledger.parquet (the curate run's artifact, digest in the ledger_digest tag). Returns
+    the artifact's path, also kept in the run's tag ledger_table.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with ws.fs.open(ledger_path(ws, dataset_id), "rb") as f:
+        ledger = pq.ParquetFile(f)
+        total, batches, n = ledger.metadata.num_rows, [], 0
+        # Only the rows shown are read: a ledger of millions of documents stays on disk.
+        for batch in ledger.iter_batches(batch_size=max_rows, columns=LEDGER_TABLE_COLUMNS):
+            if n >= max_rows:
+                break
+            batches.append(batch)
+            n += batch.num_rows
+        schema = pa.schema([ledger.schema_arrow.field(c) for c in LEDGER_TABLE_COLUMNS])
+    table = pa.Table.from_batches(batches, schema).slice(0, max_rows)
+    path = "dataset/ledger.json" if total <= max_rows else f"dataset/ledger-first-{max_rows}-of-{total}.json"
+    client = MlflowClient()
+    client.log_table(run_id, table.to_pandas(), path)
+    client.set_tag(run_id, "ledger_table", path)
+    return path
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
