@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field
 
 from forge_core.io.workspace import Workspace
+from forge_core.lineage.relocate import relocate_store
 from forge_core.section import Section
 
 
@@ -40,6 +41,7 @@ def tracking_uri(ws: Workspace) -> str:
             "set MLFLOW_TRACKING_URI to your MLflow server (e.g. http://127.0.0.1:5000)"
         )
     os.makedirs(ws.mlflow_dir(), exist_ok=True)
+    relocate_store(ws.root, ws.mlflow_dir())  # a copied or moved workspace reads its own artifacts
     return workspace_store(ws)
 
 
