@@ -133,12 +133,9 @@ def print_log_path() -> None:
 
 
 def command_name() -> str:
-    """The command being run, as its log folder is named: `forge lineage model` logs to lineage-model/."""
-    import click
-
-    context = click.get_current_context(silent=True)
-    parts = context.command_path.split()[1:] if context else []
-    return "-".join(parts) or "forge"
+    """The command being run, as its log folder is named: `forge lineage model ...` logs to lineage/."""
+    words = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    return words[0] if words else "forge"
 
 
 def prefect_home(ws: Any) -> str:

@@ -80,6 +80,23 @@ def route_logs(ws: Any, command: str) -> Path | None:
     return log
 
 
+def settle_logs() -> None:
+    """Once a command has imported what its flow needs: strip the terminal handlers that libraries
+    installed at import time (Lightning adds one when the root logger had none yet) and send
+    MLflow's direct prints ("Successfully registered model ...") to the log too."""
+    if _current is None:
+        return
+    for name in QUIETED:
+        quiet = logging.getLogger(name)
+        for handler in list(quiet.handlers):
+            if not isinstance(handler, logging.FileHandler):
+                quiet.removeHandler(handler)
+        quiet.propagate = True
+    import mlflow.utils.logging_utils as mlflow_logging
+
+    mlflow_logging.MLFLOW_LOGGING_STREAM = open(_current, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+
 def prefect_logging_config(log: Path) -> str:
     """Prefect's own logging.yml with every terminal handler writing to `log` instead."""
     import importlib.util

@@ -89,7 +89,7 @@ def duplicate_clusters_markdown(clusters: dict[str, Any]) -> str:
     break inside a cell needs raw HTML, which they print as text. The folder the sources share is
     said once, so each line is short.
     """
-    lines = [cluster_markdown({**clusters, "largest": []})]  # the sizes table (no paths in it)
+    lines = [cluster_markdown(clusters)]  # the sizes table (no paths in it)
     largest = clusters.get("largest") or []
     uris = [u for c in largest for u in (c["kept"], *c["dropped_sample"]) if u]
     folder = posixpath.dirname(posixpath.commonprefix(uris)) + "/" if len(uris) > 1 else ""

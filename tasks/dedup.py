@@ -9,10 +9,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from forge_core.config import ForgeConfig
-from forge_core.dedup.clusters import markdown
 from forge_core.dedup.stage import STAGE, deduplicate
 from forge_core.executor import ShardReport
 from forge_core.io.workspace import Workspace
+from forge_core.report import duplicate_clusters_markdown
 from tasks.artifacts import publish_stage, stage_summary
 
 
@@ -39,7 +39,7 @@ def deduplicate_documents(
     publish_stage(summary, "Exact duplicates (normalized text hash) and near duplicates (MinHash LSH) removed.")
     create_markdown_artifact(
         key="dedup-clusters",
-        markdown=markdown(result.clusters),
+        markdown=duplicate_clusters_markdown(result.clusters),
         description="Duplicate clusters: how many, their sizes, and the largest with sample sources.",
     )
     return result.applied, result.plan, summary

@@ -9,6 +9,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SAMPLES = ROOT / "data_samples"
+MODEL = "forge-test"
+MLFLOW_UI = "http://127.0.0.1:5999"  # as `forge ui` would export it; nothing listens there
+QUICK = {  # the demo's pipeline at test size: a small vocabulary, a few steps
+    "tokenize": {"vocab_size": 512},
+    "train": {"max_steps": 12, "eval_every": 6, "batch_size": 4, "warmup_steps": 2},
+    "eval": {"max_batches": 4, "samples": 2, "max_new_tokens": 8},
+    "registry": {"model_name": MODEL},
+    "dask": {"n_workers": 2},
+}
 EGRESS_LOG = Path(os.environ.get("TMPDIR", "/tmp")) / f"forge-egress-{os.getpid()}.log"
 
 # Before anything imports Prefect, Dask or MLflow: every process of the suite, this one and the
@@ -43,3 +52,23 @@ def prefect_harness(tmp_path_factory):
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def forge_run_workspace(tmp_path_factory) -> dict:
+    """One `forge run` of data_samples/corpus from a shell, as a user types it, shared by every module
+    that reads what a finished run records (test_run.py's `run` fixture points MLflow at it)."""
+    import json
+
+    import yaml
+    from test_cli import forge
+
+    home = tmp_path_factory.mktemp("run")
+    (home / "quick.yaml").write_text(yaml.safe_dump(QUICK))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # Prefect embedded, as forge() does
+    env |= {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180", "FORGE_MLFLOW_UI_URL": MLFLOW_UI}
+    corpus = SAMPLES / "corpus"
+    done = forge("run", str(corpus), "--workspace", "ws", "--config", "quick.yaml", "--json", cwd=home, env=env)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**result, "home": home, "stdout": done.stdout}

@@ -248,6 +248,8 @@ def test_each_stage_publishes_its_counts_to_the_prefect_ui(result):
         assert artifact is not None and artifact.type == "markdown"
     clusters = asyncio.run(latest("dedup-clusters"))
     assert clusters is not None and "| exact | 2 | 4 | 2 |" in clusters.data, clusters and clusters.data
+    assert "<" not in clusters.data  # the largest clusters as a list of sources, no HTML in a table cell
+    assert "Largest clusters" in clusters.data
     for stage in ("ingest", "clean"):  # shard progress while the stage runs, complete at its end
         progress = asyncio.run(latest(f"{stage}-progress"))
         assert progress is not None and progress.type == "progress" and float(progress.data) == 100.0, progress

@@ -87,7 +87,7 @@ def read_only(tmp_path: Path):
         if mounted.returncode != 0:
             pytest.skip("running as root in a container that may not mount: cannot make a read-only folder")
         yield folder
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
     else:
         folder.chmod(0o555)
         yield folder
@@ -139,7 +139,7 @@ def test_a_full_disk_during_training(tmp_path: Path):
             states = [s for (s,) in db.execute("select state_type from flow_run")]
         assert "RUNNING" not in states and "FAILED" in states, states
     finally:
-        subprocess.run(["umount", str(disk)], check=False)
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)  # lazily: a server may still be exiting
 
 
 # The boundary itself, in-process ------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
 from pathlib import Path
@@ -15,8 +14,7 @@ import pandas as pd
 import polars as pl
 import pytest
 import yaml
-from conftest import SAMPLES
-from test_cli import forge
+from conftest import MLFLOW_UI, MODEL, SAMPLES
 from typer.testing import CliRunner
 
 from forge.cli import app
@@ -26,29 +24,15 @@ from forge_core.lineage.tracking import use_workspace_tracking
 CORPUS = SAMPLES / "corpus"
 KEPT = CORPUS / "kb" / "kb_0007_modbus_timeouts.md"
 DUPLICATE, SURVIVOR = CORPUS / "mail" / "it_maintenance_window_copy.eml", CORPUS / "mail" / "it_maintenance_window.eml"
-MODEL = "forge-test"
-MLFLOW_UI = "http://127.0.0.1:5999"  # as `forge ui` would export it; nothing listens there
-QUICK = {  # the demo's pipeline at test size: a small vocabulary, a few steps
-    "tokenize": {"vocab_size": 512},
-    "train": {"max_steps": 12, "eval_every": 6, "batch_size": 4, "warmup_steps": 2},
-    "eval": {"max_batches": 4, "samples": 2, "max_new_tokens": 8},
-    "registry": {"model_name": MODEL},
-    "dask": {"n_workers": 2},
-}
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
-    """One `forge run` from a shell, as a user types it; the tests below read what it recorded."""
-    home = tmp_path_factory.mktemp("run")
-    (home / "quick.yaml").write_text(yaml.safe_dump(QUICK))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # Prefect embedded, as forge() does
-    env |= {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180", "FORGE_MLFLOW_UI_URL": MLFLOW_UI}
-    done = forge("run", str(CORPUS), "--workspace", "ws", "--config", "quick.yaml", "--json", cwd=home, env=env)
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    use_workspace_tracking(Workspace(str(home / "ws")))
-    return {**result, "home": home, "stdout": done.stdout}
+def run(forge_run_workspace: dict) -> dict:
+    """The session's one `forge run` from a shell (conftest.py), with this process's MLflow client
+    pointed at its workspace: the tests below read what it recorded. Other modules import this
+    fixture to read the same run."""
+    use_workspace_tracking(Workspace(str(forge_run_workspace["home"] / "ws")))
+    return forge_run_workspace
 
 
 def cli(run: dict, *args: str) -> dict:

@@ -22,6 +22,7 @@ from forge.options import (
     prepare_flow_run,
     print_log_path,
 )
+from forge.runlog import settle_logs
 
 app = typer.Typer()
 
@@ -44,6 +45,7 @@ def curate(
     from forge_core.io.sources import SourceError
     from forge_core.validate import ValidationFailed
 
+    settle_logs()
     mark_crashed_runs()
     with owned_runs():
         try:
@@ -82,6 +84,7 @@ def run(
     from forge_core.validate import ValidationFailed
 
     open_tracking(cfg)
+    settle_logs()
     mark_crashed_runs(mlflow=True)
     with owned_runs():
         try:

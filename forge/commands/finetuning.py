@@ -20,6 +20,7 @@ from forge.options import (
     prepare_flow_run,
     print_log_path,
 )
+from forge.runlog import settle_logs
 
 app = typer.Typer()
 
@@ -59,6 +60,7 @@ def finetune(
     from forge_core.validate import ValidationFailed
 
     open_tracking(cfg)
+    settle_logs()
     mark_crashed_runs(mlflow=True)
     with owned_runs():
         try:

@@ -76,16 +76,12 @@ def cluster_report_empty() -> dict:
 
 
 def markdown(report: dict) -> str:
-    """The report as Markdown, as the orchestrator's UI shows it."""
+    """The sizes of the clusters as a Markdown table (forge_core/report.py lists the largest below it:
+    a table cell of several long paths is clipped by the UIs and would need raw HTML to break)."""
     lines = ["| | clusters | documents | dropped | " + " | ".join(_bin(lo, hi) for lo, hi in BINS) + " |"]
     lines.append("|---" * (4 + len(BINS)) + "|")
     for kind in ("exact", "near"):
         r = report[kind]
         hist = " | ".join(f"{r['size_histogram'].get(_bin(lo, hi), 0):,}" for lo, hi in BINS)
         lines.append(f"| {kind} | {r['clusters']:,} | {r['documents']:,} | {r['dropped']:,} | {hist} |")
-    if report["largest"]:
-        lines += ["", "Largest clusters:", "", "| kind | size | kept | dropped (sample) |", "|---|---|---|---|"]
-        for c in report["largest"]:
-            sample = "<br>".join(c["dropped_sample"])
-            lines.append(f"| {c['kind']} | {c['size']:,} | {c['kept']} | {sample} |")
     return "\n".join(lines)

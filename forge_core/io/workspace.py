@@ -54,8 +54,11 @@ class Workspace:
         return (Workspace, (self.url if not self.is_local else self.root, False))
 
     def _create(self) -> None:
-        if not self.object_store:
+        if self.is_local:
             self._create_folder()
+            return
+        if not self.object_store:  # another fsspec filesystem (memory://, ...): folders as it makes them
+            self.fs.makedirs(self.root, exist_ok=True)
             return
         # s3fs's makedirs would create a missing bucket: a typo would then curate into a new bucket
         # with the account's default policy, so a missing bucket is an error instead.

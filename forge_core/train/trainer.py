@@ -15,7 +15,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Timer, TQDMProgressBar
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import Logger
 
 from forge_core.model import sizing
@@ -26,6 +26,7 @@ from forge_core.train.curve import LossCurve
 from forge_core.train.data import TokenData
 from forge_core.train.evaluate import evaluate
 from forge_core.train.module import LanguageModel
+from forge_core.train.progress import TrainingLine
 from forge_core.train.recipe import TrainConfig
 
 # Lightning advertises a cloud logger on every run and warns about its own use of torch's pytree;
@@ -152,7 +153,7 @@ def build_trainer(
         log_every_n_steps=1,
         logger=logger,
         # The bar redraws every 10 steps: drawing it every step cost 3-5% of a small model's steps.
-        callbacks=[curve, *extra, *([timer] if timer else []), TQDMProgressBar(refresh_rate=10), checkpoints],
+        callbacks=[curve, *extra, *([timer] if timer else []), TrainingLine(refresh_rate=10), checkpoints],
         use_distributed_sampler=False,  # MicroBatches splits the global batch across ranks itself
         enable_checkpointing=False,  # StepCheckpoints saves
         enable_model_summary=False,
