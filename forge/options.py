@@ -88,6 +88,11 @@ def use_workspace_stores(cfg: ForgeConfig) -> None:
     """
     ws = workspace_of(cfg)
     route_logs(ws, command_name())
+    if not os.environ.get("FORGE_MLFLOW_UI_URL"):  # a `forge ui` serving this workspace: link run summaries to it
+        from forge.services.ui import announced_mlflow_ui
+
+        if url := announced_mlflow_ui(ws):
+            os.environ["FORGE_MLFLOW_UI_URL"] = url
     if os.environ.get("PREFECT_API_URL"):
         return
     if ws.is_local:

@@ -99,6 +99,11 @@ def test_ui_serves_both_uis_and_stops_everything_on_sigterm(tmp_path):
         assert get(f"http://127.0.0.1:{prefect_port}/api/health").strip() == "true"
         assert "<title>Prefect Server</title>" in get(f"http://127.0.0.1:{prefect_port}/")
         assert "<title>MLflow</title>" in get(f"http://127.0.0.1:{mlflow_port}/")
+        assert f"http://127.0.0.1:{mlflow_port}/#/experiments?workflowType=machine_learning" in text
+        # While it runs, a `forge run` over the workspace links its summary to this MLflow UI.
+        from forge.services.ui import announced_mlflow_ui
+
+        assert announced_mlflow_ui(Workspace(str(workspace))) == f"http://127.0.0.1:{mlflow_port}"
 
         started = psutil.Process(proc.pid).children(recursive=True)
         commands = [" ".join(p.cmdline()) for p in started]
@@ -120,6 +125,7 @@ def test_ui_serves_both_uis_and_stops_everything_on_sigterm(tmp_path):
     # The runs of this workspace stay with it: both servers kept their stores inside it.
     assert (workspace / "prefect" / "prefect.db").exists()
     assert (workspace / "mlflow" / "mlflow.db").exists()
+    assert not (workspace / "ui.json").exists()  # no address announced for a UI that stopped
 
 
 def test_ui_refuses_a_port_in_use_before_starting_anything(tmp_path):

@@ -13,6 +13,7 @@ means the runs are on that server, whose own UI is the one to open, so none is s
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -68,7 +69,37 @@ def serve(
     mlflow = mlflow_service(ws, host, mlflow_port, logs)
     lineage = lineage_service(ws, host, lineage_port, logs, prefect_ui_url(prefect), mlflow_ui_url(mlflow))
     to_start = [s for s in (prefect, mlflow, lineage) if s is not None]
-    return supervise(to_start, "forge ui", print_urls)
+    announced = Path(ws.path(UI_FILE)) if ws.is_local else None
+
+    def ready(services: list[Service]) -> None:
+        if announced is not None and mlflow is not None:
+            # `forge run` in another shell links its summary to this UI (forge/options.py).
+            announced.write_text(json.dumps({"mlflow": mlflow.url, "pid": os.getpid()}) + "\n", encoding="utf-8")
+        if mlflow is not None:  # the model-training view, which MLflow 3.17's UI opens only when asked
+            print(f"{'MLflow runs:':12} {mlflow.url}/#/experiments?workflowType=machine_learning", flush=True)
+        print_urls(services)
+
+    try:
+        return supervise(to_start, "forge ui", ready)
+    finally:
+        if announced is not None:
+            announced.unlink(missing_ok=True)
+
+
+UI_FILE = "ui.json"  # the address of the MLflow UI `forge ui` serves over this workspace, while it runs
+
+
+def announced_mlflow_ui(ws: Workspace) -> str | None:
+    """The MLflow UI a running `forge ui` serves over this workspace, if one does."""
+    path = Path(ws.path(UI_FILE)) if ws.is_local else None
+    if path is None or not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        os.kill(int(record["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(record["mlflow"])
 
 
 # What to start ------------------------------------------------------------------------------
