@@ -80,12 +80,15 @@ def route_logs(ws: Any, command: str) -> Path | None:
     return log
 
 
-def settle_logs() -> None:
+def settle_logs(training: bool = False) -> None:
     """Once a command has imported what its flow needs: strip the terminal handlers that libraries
-    installed at import time (Lightning adds one when the root logger had none yet) and send
-    MLflow's direct prints ("Successfully registered model ...") to the log too."""
+    installed at import time and send MLflow's direct prints ("Successfully registered model ...")
+    to the log too. training: import Lightning now (its package adds a terminal handler when it is
+    imported, which the flow would otherwise do later)."""
     if _current is None:
         return
+    if training:
+        import lightning  # noqa: F401
     for name in QUIETED:
         quiet = logging.getLogger(name)
         for handler in list(quiet.handlers):

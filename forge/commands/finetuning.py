@@ -60,7 +60,7 @@ def finetune(
     from forge_core.validate import ValidationFailed
 
     open_tracking(cfg)
-    settle_logs()
+    settle_logs(training=True)
     mark_crashed_runs(mlflow=True)
     with owned_runs():
         try:
