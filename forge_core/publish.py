@@ -19,6 +19,8 @@ from forge_core.config import ForgeConfig
 from forge_core.executor.work import ShardReport
 from forge_core.identity import code_version
 from forge_core.ingest import dataset_kind
+from forge_core.integrity import digests as integrity
+from forge_core.integrity import journal
 from forge_core.io.shards import read_shards
 from forge_core.io.workspace import Workspace
 
@@ -87,5 +89,7 @@ def publish_dataset(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "validation": validation,
     }
+    manifest["digests"] = integrity.dataset_digests(ws, dataset_id)  # what `forge verify` checks
     ws.write_json(f"{out}/manifest.json", manifest)
+    journal.append(ws, "publish", dataset_id=dataset_id, manifest_sha256=integrity.manifest_digest(ws, dataset_id))
     return Published(manifest, markdown)

@@ -9,6 +9,8 @@ from prefect.cache_policies import NO_CACHE
 
 from forge_core.config import ForgeConfig
 from forge_core.executor import ShardInput, map_stage
+from forge_core.integrity import journal
+from forge_core.integrity.digests import sha256_of, token_digests
 from forge_core.io.workspace import Workspace
 from forge_core.tokenize import encode_shard, kept_shards, kept_texts, token_manifest, train_tokenizer
 from tasks.artifacts import publish_stage, shard_progress, stage_summary
@@ -59,7 +61,9 @@ def tokenize_dataset(
         manifest["base"] = {"name": base["name"], "version": base["version"], "eos_id": eos}
     summary = stage_summary("tokenize", reports, time.perf_counter() - start)
     manifest["seconds"] = summary["seconds"]
+    manifest["digests"] = token_digests(ws, dataset_id)  # what `forge verify` checks
     ws.write_json(f"{out}/manifest.json", manifest)
+    journal.append(ws, "tokenize", dataset_id=dataset_id, tokens_manifest_sha256=sha256_of(ws, f"{out}/manifest.json"))
     kind = "The base tokenizer" if base else "Byte-level BPE"
     publish_stage(
         summary,

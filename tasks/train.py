@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -12,6 +13,9 @@ from prefect.cache_policies import NO_CACHE
 
 from forge_core.config import ForgeConfig
 from forge_core.export.bundle import save_bundle
+from forge_core.integrity import journal
+from forge_core.integrity.digests import digest_of, manifest_digest
+from forge_core.integrity.verify import DATASET_MANIFEST_TAG, WEIGHTS_FILES_TAG, WEIGHTS_TAG
 from forge_core.io.workspace import Workspace
 from forge_core.lineage import records
 from forge_core.tokenize import EOT, read_index
@@ -121,15 +125,30 @@ def register_model(cfg: ForgeConfig, trained: dict[str, Any], tags: dict[str, st
 
     import mlflow
 
-    from forge_core.export.pyfunc import log_pyfunc
+    from forge_core.export.pyfunc import log_pyfunc, pyfunc_files
 
     prompts = [s["prompt"] for s in trained["samples"]]
     run_id = trained["run_id"]
     extra = {name: trained[key] for name, key in (("hf", "hf_files"), ("adapter", "adapter")) if trained.get(key)}
+    bundle = Path(trained["bundle"])
+    ws = Workspace(cfg.workspace)
+    files = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in pyfunc_files(bundle)}
+    integrity_tags = {WEIGHTS_FILES_TAG: json.dumps(files, sort_keys=True), WEIGHTS_TAG: digest_of(files)}
+    if "dataset_id" in tags:  # what `forge verify` rechecks: these files, and the dataset it learned from
+        integrity_tags[DATASET_MANIFEST_TAG] = manifest_digest(ws, tags["dataset_id"])
     with mlflow.start_run(run_id=run_id):
-        info = log_pyfunc(Path(trained["bundle"]), cfg.registry.model_name, prompts, extra=extra or None)
+        info = log_pyfunc(bundle, cfg.registry.model_name, prompts, extra=extra or None)
     version = str(info.registered_model_version)
-    records.register_version(cfg.registry.model_name, version, tags)
+    records.register_version(cfg.registry.model_name, version, tags | integrity_tags)
+    journal.append(
+        ws,
+        "register",
+        name=cfg.registry.model_name,
+        version=version,
+        dataset_id=tags.get("dataset_id"),
+        weights_sha256=integrity_tags[WEIGHTS_TAG],
+        dataset_manifest_sha256=integrity_tags.get(DATASET_MANIFEST_TAG),
+    )
     return {"model_name": cfg.registry.model_name, "model_version": version, "model_uri": info.model_uri}
 
 

@@ -43,6 +43,11 @@ class ForgeLanguageModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame({"text": text})
 
 
+def pyfunc_files(bundle: Path) -> list[Path]:
+    """The files of a bundle the pyfunc keeps (MLflow copies them into its artifacts/ by name)."""
+    return [weights_file(bundle), bundle / TOKENIZER, bundle / CONFIG]
+
+
 def log_pyfunc(bundle: Path, registered_name: str, prompts: list[str], extra: dict[str, str] | None = None) -> Any:
     """Log the bundle as an MLflow pyfunc in the active run and register it; returns MLflow's ModelInfo.
     `extra` names more artifacts (files or folders) to keep with it."""
@@ -54,11 +59,7 @@ def log_pyfunc(bundle: Path, registered_name: str, prompts: list[str], extra: di
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(PYFUNC_CODE),
-        artifacts={
-            "weights": str(weights_file(bundle)),
-            "tokenizer": str(bundle / TOKENIZER),
-            "config": str(bundle / CONFIG),
-        }
+        artifacts=dict(zip(("weights", "tokenizer", "config"), map(str, pyfunc_files(bundle)), strict=True))
         | (extra or {}),
         # Forge's own source (the forge_core folder) travels with the model, so it loads where Forge
         # is not installed.
