@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from forge.commands import datasets, finetuning, lineage, models, operations, serving, verification
+from forge.commands import audit, datasets, erasure, finetuning, lineage, models, operations, serving, verification
 from forge.errors import DEBUG_ENV
 from forge.options import fail
 from forge_core import __version__
@@ -62,7 +62,7 @@ def init(
     typer.echo(f"wrote {path}; edit it, then: forge run SOURCE... --config {path}")
 
 
-for group in (datasets, finetuning, lineage, models, serving, verification, operations):
+for group in (datasets, finetuning, lineage, audit, models, serving, erasure, verification, operations):
     app.add_typer(group.app)
 
 

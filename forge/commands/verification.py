@@ -38,7 +38,7 @@ def verify(
         dataset_id = dict(versions[0].tags).get("dataset_id")
         datasets = [dataset_id] if dataset_id and ws.exists(f"{ws.dataset_dir(dataset_id)}/manifest.json") else []
     else:
-        datasets = complete_datasets(ws)
+        datasets = complete_datasets(ws, retired=True)
     report = verify_workspace(ws, versions, datasets)
     print_report(report)
     if as_json:

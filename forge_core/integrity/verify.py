@@ -57,6 +57,9 @@ def verify_dataset(
     manifest = ws.read_json(f"{folder}/manifest.json")
     problems: list[str] = []
     unchecked: list[str] = []
+    if ws.exists(f"{folder}/superseded.json"):  # its files were deleted on purpose, by an erasure
+        note = ws.read_json(f"{folder}/superseded.json")
+        return [], [f"{where}: retired by erasure request {note['request_id']} (successor {note['successor']})"]
     if "digests" in manifest:
         problems += compare(manifest["digests"], dataset_digests(ws, dataset_id), where)
     else:
