@@ -23,6 +23,7 @@ from forge_core.integrity import digests as integrity
 from forge_core.integrity import journal
 from forge_core.io.shards import read_shards
 from forge_core.io.workspace import Workspace
+from forge_core.lineage.document_index import index_dataset
 
 
 @dataclass
@@ -89,6 +90,7 @@ def publish_dataset(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "validation": validation,
     }
+    index_dataset(ws, dataset_id, ledger)  # `forge lineage doc` finds its documents without the ledger
     manifest["digests"] = integrity.dataset_digests(ws, dataset_id)  # what `forge verify` checks
     ws.write_json(f"{out}/manifest.json", manifest)
     journal.append(ws, "publish", dataset_id=dataset_id, manifest_sha256=integrity.manifest_digest(ws, dataset_id))

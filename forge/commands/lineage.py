@@ -13,6 +13,7 @@ from forge.options import (
     emit_json,
     fail,
     open_tracking,
+    open_workspace,
     resolve_config,
 )
 
@@ -66,5 +67,37 @@ def lineage_doc(
     except LineageError as e:
         fail(str(e))
     print_doc_lineage(answer)
+    if answer["index"] != "used":
+        typer.echo("(the lineage index does not cover every dataset version: ledgers scanned; `forge lineage reindex`)")
     if as_json:
         emit_json(answer)
+
+
+@lineage_app.command("reindex")
+def lineage_reindex(
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild every version's index, not only stale ones.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the lineage index (<workspace>/index/lineage/) of every complete dataset version whose
+    index is missing or older than its ledger, and drop that of versions deleted or retired since.
+    Publishing keeps it up to date; this builds it for a workspace from before the index."""
+    import time
+
+    from forge_core.lineage.document_index import index_root, reindex
+    from forge_core.lineage.queries import complete_datasets
+
+    ws = open_workspace(workspace, config)
+    start = time.perf_counter()
+    done = reindex(ws, complete_datasets(ws), force=force)
+    for d in done:
+        size = f", {d.documents:,} documents, {d.bytes / 1e6:,.1f} MB" if d.action != "dropped" else ""
+        took = f" in {d.seconds:.1f} s" if d.action == "indexed" else ""
+        typer.echo(f"{d.dataset_id}: {d.action}{size}{took}")
+    indexed = sum(d.action == "indexed" for d in done)
+    typer.echo(f"{indexed} of {sum(d.action != 'dropped' for d in done)} dataset versions indexed, "
+               f"{sum(d.action == 'dropped' for d in done)} dropped, in {time.perf_counter() - start:.1f} s: "
+               f"{ws.display(index_root(ws))}")  # fmt: skip
+    if as_json:
+        emit_json({"index": ws.display(index_root(ws)), "datasets": [vars(d) for d in done]})

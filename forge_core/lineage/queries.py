@@ -2,8 +2,9 @@
 
 model -> documents: a registered version's tags and run name its dataset version; the dataset's
 ledger says what every ingested document became. document -> models: every complete dataset
-version's ledger is searched for the document, and every model version tagged with a dataset
-where it was kept is listed.
+version is searched for the document (through the lineage index, lineage/document_index.py, when
+it covers them all, else in their ledgers: the same answer either way), and every model version
+tagged with a dataset where it was kept is listed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from forge_core import ledger as ledgers
 from forge_core.io.workspace import Workspace
+from forge_core.lineage.document_index import open_index
 from forge_core.lineage.records import file_digest
 
 DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
@@ -207,21 +209,34 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
 
 
 # Documents --------------------------------------------------------------------------------------
-def document_filter(ref: str) -> tuple[pl.Expr, str]:
-    """How a PATH, SHA256 or DOC_ID is looked up in a ledger, and what it was taken to be."""
+def document_key(ref: str) -> tuple[str, str, str]:
+    """How a PATH, SHA256 or DOC_ID is looked up: (what it was taken to be, ledger column, value)."""
     path = Path(ref).expanduser()
     if path.exists():
         if path.is_dir():
             raise LineageError(f"{ref} is a folder; name one document (a file, its sha256 or its doc_id)")
         uri = fsspec.core.url_to_fs(str(path.resolve()))[0].unstrip_protocol(str(path.resolve()))
-        return (pl.col("source_uri") == uri) | pl.col("source_uri").str.starts_with(uri + "#"), "path"
+        return "path", "source_uri", uri
     if re.fullmatch(r"[0-9a-fA-F]{64}", ref):
-        return pl.col("raw_sha256") == ref.lower(), "sha256"
+        return "sha256", "raw_sha256", ref.lower()
     if re.fullmatch(r"[0-9a-fA-F]{16}", ref):
-        return pl.col("doc_id") == ref.lower(), "doc_id"
+        return "doc_id", "doc_id", ref.lower()
     if "://" in ref:
-        return (pl.col("source_uri") == ref) | pl.col("source_uri").str.starts_with(ref + "#"), "uri"
+        return "uri", "source_uri", ref
     raise LineageError(f"{ref!r} is not an existing file, a sha256 (64 hex digits) or a doc_id (16 hex digits)")
+
+
+def key_filter(column: str, value: str) -> pl.Expr:
+    """The ledger rows with value in column; a file's URI also finds its records (URI#row=N)."""
+    if column == "source_uri":
+        return (pl.col(column) == value) | pl.col(column).str.starts_with(value + "#")
+    return pl.col(column) == value
+
+
+def document_filter(ref: str) -> tuple[pl.Expr, str]:
+    """How a PATH, SHA256 or DOC_ID is looked up in a ledger, and what it was taken to be."""
+    matched_by, column, value = document_key(ref)
+    return key_filter(column, value), matched_by
 
 
 def complete_datasets(ws: Workspace) -> list[str]:
@@ -231,22 +246,28 @@ def complete_datasets(ws: Workspace) -> list[str]:
     return [dataset_id for _, dataset_id in sorted(found)]
 
 
-def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
-    """Every dataset version that saw the document, what became of it there, and the models it reached."""
-    match, matched_by = document_filter(ref)
-    if matched_by == "path":
-        sha = file_digest(str(Path(ref).resolve()))
+def doc_lineage(ws: Workspace, ref: str, use_index: bool = True) -> dict[str, Any]:
+    """Every dataset version that saw the document, what became of it there, and the models it reached.
+
+    Each dataset version is asked for candidate rows (`rows(column, value)`): its index's few rows
+    when the index covers every complete version, else its whole ledger; the same filters then
+    pick the answer from either, so "index" in the answer says only how it was found.
+    """
+    matched_by, column, value = document_key(ref)
+    sha = file_digest(str(Path(ref).resolve())) if matched_by == "path" else None
+    datasets = complete_datasets(ws)
+    index = open_index(ws, datasets) if use_index else None
     appearances: list[dict[str, Any]] = []
-    for dataset_id in complete_datasets(ws):
-        ledger = ledgers_of(ws, dataset_id)
-        rows = ledger.filter(match)
-        if matched_by == "path" and rows.is_empty():
-            rows = ledger.filter(pl.col("raw_sha256") == sha)  # moved or renamed since: find it by content
+    for dataset_id in datasets:
+        rows_of = index[dataset_id].candidates if index is not None else _whole_ledger(ws, dataset_id)
+        rows = rows_of(column, value).filter(key_filter(column, value))
+        if sha and rows.is_empty():  # moved or renamed since: find it by content
+            rows = rows_of("raw_sha256", sha).filter(pl.col("raw_sha256") == sha)
         for row in rows.to_dicts():
             entry = {"dataset_id": dataset_id, **{k: row[k] for k in ("doc_id", "source_uri", "raw_sha256")}}
             entry |= {k: row[k] for k in ("status", "stage", "reason", "detail")}
             if row["reason"] in DUPLICATE_REASONS and row["detail"]:
-                survivor = ledger.filter(pl.col("doc_id") == row["detail"])
+                survivor = rows_of("doc_id", row["detail"]).filter(pl.col("doc_id") == row["detail"])
                 entry["duplicate_of"] = {
                     "doc_id": row["detail"],
                     "source_uri": survivor["source_uri"][0] if survivor.height else None,
@@ -256,7 +277,20 @@ def doc_lineage(ws: Workspace, ref: str) -> dict[str, Any]:
     if not appearances:
         raise LineageError(f"{ref}: no dataset version in {ws.display(ws.path('datasets'))} holds this document")
     kept_in = {a["dataset_id"] for a in appearances if a["status"] == "kept"}
-    return {"query": ref, "matched_by": matched_by, "datasets": appearances, "model_versions": reached(kept_in)}
+    how = "used" if index is not None else ("stale, scanned ledgers" if use_index else "not used, scanned ledgers")
+    return {
+        "query": ref,
+        "matched_by": matched_by,
+        "datasets": appearances,
+        "model_versions": reached(kept_in),
+        "index": how,
+    }
+
+
+def _whole_ledger(ws: Workspace, dataset_id: str) -> Any:
+    """A dataset version without an index: every lookup's candidates are its whole ledger."""
+    ledger = ledgers_of(ws, dataset_id)
+    return lambda column, value: ledger
 
 
 def reached(kept_in: set[str]) -> list[dict[str, Any]]:
