@@ -22,6 +22,7 @@ from forge_core.config import ForgeConfig
 from forge_core.erasure import holds, matching, rebuild, request, scrub
 from forge_core.integrity import journal
 from forge_core.io.workspace import Workspace
+from forge_core.lineage.document_index import drop_index, index_dataset
 from forge_core.lineage.tracking import use_workspace_tracking
 
 
@@ -85,6 +86,8 @@ def erase(
     record["deleted"] = {"run_artifacts": len(scrub.delete_run_artifacts(artifacts, needles))}
     for dataset_id in affected:
         rebuild.retire(ws, dataset_id, record["datasets"][dataset_id], request_id)
+        drop_index(ws, dataset_id)  # the lineage index held its rows: the successor's replace them
+        index_dataset(ws, record["datasets"][dataset_id])
     record["deleted"]["cache_folders"] = len(scrub.delete_caches(ws, erased))
     record["deleted"]["database_cells"] = sum(
         scrub.scrub_sqlite(db, needles) for db in sorted(Path(ws.root).rglob("*.db"))

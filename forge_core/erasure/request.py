@@ -54,3 +54,28 @@ def load(ws: Workspace, request_id: str) -> dict[str, Any]:
 
 def save(ws: Workspace, record: dict[str, Any]) -> None:
     ws.write_json(record_path(ws, record["request_id"]), record)
+
+
+def erasures_of(ws: Workspace, digests: list[str]) -> list[dict[str, Any]]:
+    """The requests that erased a document, found by its doc_id or sha256 through the keyed hashes."""
+    secret_path = ws.path(FOLDER, ".key")
+    if not digests or not ws.exists(secret_path):
+        return []
+    secret = key(ws)
+    wanted = {keyed(secret, d.lower()) for d in digests}
+    found = []
+    for path in sorted(ws.fs.glob(ws.path(FOLDER, "*.json"))):
+        record = ws.read_json(path)
+        matched = record.get("matched", {})
+        if wanted & set(matched.get("keyed_doc_ids", []) + matched.get("keyed_sha256", [])):
+            found.append(
+                {
+                    "request_id": record["request_id"],
+                    "received_at": record.get("received_at"),
+                    "completed_at": record.get("completed_at"),
+                    "reason": record.get("reason"),
+                    "datasets": record.get("datasets"),
+                    "held_models": [f"{m['name']}:{m['version']}" for m in record.get("held_models") or []],
+                }
+            )
+    return found
