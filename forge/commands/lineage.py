@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -62,15 +62,40 @@ def lineage_doc(
     from forge_core.lineage.tables import print_doc_lineage
 
     ws = open_tracking(resolve_config(config, workspace))
+    erasures = erasures_of_ref(ws, ref)
     try:
         answer = doc_lineage(ws, ref)
     except LineageError as e:
-        fail(str(e))
-    print_doc_lineage(answer)
+        if not erasures:
+            fail(str(e))
+        answer = {"query": ref, "datasets": [], "model_versions": [], "index": "used"}
+    answer["erasures"] = erasures
+    if answer["datasets"]:
+        print_doc_lineage(answer)
+    for erasure in erasures:  # the record keeps keyed hashes only: found by the document's doc_id or sha256
+        replaced = ", ".join(f"{old} -> {new}" for old, new in (erasure["datasets"] or {}).items())
+        typer.echo(
+            f"erased by request {erasure['request_id']} (received {erasure['received_at']}, reason: "
+            f"{erasure['reason']}): dataset versions {replaced}; held: {', '.join(erasure['held_models']) or 'none'}"
+        )
     if answer["index"] != "used":
         typer.echo("(the lineage index does not cover every dataset version: ledgers scanned; `forge lineage reindex`)")
     if as_json:
         emit_json(answer)
+
+
+def erasures_of_ref(ws: Any, ref: str) -> list[dict[str, Any]]:
+    """Erasure requests that covered the document PATH (by its content), SHA256 or DOC_ID names."""
+    import re
+    from pathlib import Path
+
+    from forge_core.erasure.request import erasures_of
+    from forge_core.lineage.records import file_digest
+
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return erasures_of(ws, [file_digest(str(path.resolve()))])
+    return erasures_of(ws, [ref]) if re.fullmatch(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{64}", ref) else []
 
 
 @lineage_app.command("reindex")

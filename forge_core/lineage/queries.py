@@ -239,11 +239,13 @@ def document_filter(ref: str) -> tuple[pl.Expr, str]:
     return key_filter(column, value), matched_by
 
 
-def complete_datasets(ws: Workspace) -> list[str]:
-    """Dataset versions with a manifest (finished), oldest first."""
+def complete_datasets(ws: Workspace, retired: bool = False) -> list[str]:
+    """Dataset versions with a manifest (finished), oldest first; with retired, also those an
+    erasure retired (their manifest stays, their ledger and shards are gone: superseded.json)."""
     manifests = ws.fs.glob(f"{ws.path('datasets')}/*/manifest.json")
     found = [(ws.read_json(m).get("created_at", ""), m.rsplit("/", 2)[-2]) for m in manifests]
-    return [dataset_id for _, dataset_id in sorted(found)]
+    ids = [dataset_id for _, dataset_id in sorted(found)]
+    return ids if retired else [d for d in ids if not ws.exists(f"{ws.dataset_dir(d)}/superseded.json")]
 
 
 def doc_lineage(ws: Workspace, ref: str, use_index: bool = True) -> dict[str, Any]:
