@@ -109,3 +109,5 @@ def test_status_lineage_and_verify_after_the_erasure(erased):
     assert f"erased by request {REQUEST}" in lineage.output, lineage.output
     verified = cli("verify", "-w", ws)
     assert verified["ok"], verified
+    held = CliRunner().invoke(app, ["lineage", "model", f"{MODEL}:1", "-w", ws])
+    assert held.exit_code == 1 and f"which erasure request {REQUEST} retired" in held.output, held.output

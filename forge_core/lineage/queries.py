@@ -159,6 +159,14 @@ def model_lineage(ws: Workspace, ref: str, documents: bool = False) -> dict[str,
     dataset_id = tags["dataset_id"]
     run = client.get_run(mv.run_id)
     url = dataset_location(ws, run, dataset_id)
+    retired = f"{ws.dataset_dir(dataset_id)}/superseded.json"
+    if ws.exists(retired):
+        note = ws.read_json(retired)
+        raise LineageError(
+            f"{mv.name} version {mv.version} was trained on {dataset_id}, which erasure request "
+            f"{note['request_id']} retired (its ledger is deleted; successor {note['successor']}); the version is "
+            f"held: `forge erase --status {note['request_id']}`"
+        )
     manifest = _read_json(f"{url}/manifest.json")
     ledger = _read_ledger(f"{url}/ledger.parquet")
     digest = file_digest(f"{url}/ledger.parquet")
