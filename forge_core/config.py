@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from forge_core.chat.finetune_recipe import FinetuneConfig
 from forge_core.clean.pipeline import CleanConfig
+from forge_core.compliance import ComplianceConfig
 from forge_core.dedup import DedupConfig
 from forge_core.executor.cluster import DaskConfig
 from forge_core.ingest import IngestConfig
@@ -87,6 +88,7 @@ class ForgeConfig(Section):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
 

@@ -15,6 +15,7 @@ import yaml
 
 from forge_core import ledger as ledgers
 from forge_core import report
+from forge_core.compliance.cards import write_dataset_card
 from forge_core.config import ForgeConfig
 from forge_core.executor.work import ShardReport
 from forge_core.identity import code_version
@@ -78,6 +79,7 @@ def publish_dataset(
     ws.write_text(f"{out}/report.md", markdown)
     ws.write_bytes(f"{out}/lengths.png", report.length_histogram(kept_words))
     ws.write_text(f"{out}/config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    write_dataset_card(ws, dataset_id)  # README.md: Hugging Face metadata, the facts `forge audit` cites
     manifest = {
         "dataset_id": dataset_id,
         "dataset": ws.display(out),

@@ -149,6 +149,9 @@ def register_model(cfg: ForgeConfig, trained: dict[str, Any], tags: dict[str, st
         weights_sha256=integrity_tags[WEIGHTS_TAG],
         dataset_manifest_sha256=integrity_tags.get(DATASET_MANIFEST_TAG),
     )
+    from forge_core.compliance.cards import log_model_card
+
+    log_model_card(ws, cfg.registry.model_name, version)  # model_card/README.md, which `forge export` carries
     return {"model_name": cfg.registry.model_name, "model_version": version, "model_uri": info.model_uri}
 
 
