@@ -26,6 +26,7 @@ import polars as pl
 
 from forge_core import ledger as ledgers
 from forge_core import report
+from forge_core.compliance.cards import write_dataset_card
 from forge_core.integrity import digests as integrity
 from forge_core.integrity import journal
 from forge_core.io.shards import read_shard, write_shard
@@ -93,6 +94,7 @@ def rebuild(ws: Workspace, dataset_id: str, erased: set[str], request_id: str) -
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "erasure": erasure | {"shards_reused": reused, "shards_rewritten": rewritten},
     }
+    write_dataset_card(ws, new_id)  # README.md, from the successor's own records
     manifest["digests"] = integrity.dataset_digests(ws, new_id)
     ws.write_json(f"{new}/manifest.json", manifest)
     journal.append(ws, "publish", dataset_id=new_id, manifest_sha256=integrity.manifest_digest(ws, new_id))
