@@ -15,6 +15,7 @@ from forge_core.executor import DaskConfig, open_cluster
 from forge_core.identity import dataset_id as name_dataset
 from forge_core.ingest import dataset_kind, require_documents
 from forge_core.io.workspace import Workspace
+from forge_core.timing import Phases
 from forge_core.validate import suites_digest
 from tasks.artifacts import describe_cluster
 from tasks.clean import clean_documents
@@ -44,6 +45,7 @@ def curate(
     run` passes it, and a curate run on its own looks the base up in the workspace's registry.
     """
     start = time.perf_counter()
+    phases = Phases.since_process_start()
     cfg = config or ForgeConfig()
     ws = Workspace(cfg.workspace)
     log = get_run_logger()
@@ -54,36 +56,50 @@ def curate(
         use_workspace_tracking(ws)
         base_tokenizer_sha256 = resolve_base(cfg.train.base)["tokenizer_sha256"]
 
-    files = discover_sources(sources)
+    with phases.timed("discovery"):
+        files = discover_sources(sources)
     with ExitStack() as held:  # the dataset's lock, then its clean-up on failure, until it is published
-        with open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster)) as client:
+        with ExitStack() as working:  # the cluster, closed before publishing (which needs the memory)
+            with phases.timed("cluster start"):
+                client = working.enter_context(
+                    open_cluster(cfg.dask if cluster is None else DaskConfig(address=cluster))
+                )
             describe_cluster(client)
-            prints = fingerprint_sources(client, files)
+            with phases.timed("fingerprint"):
+                prints = fingerprint_sources(client, files)
             dataset_id = name_dataset(
                 [(p.uri, p.raw_sha256 or "") for p in prints],
                 cfg.data_settings(base_tokenizer_sha256),
                 suites_digest(cfg.validation),
             )
             # One run per dataset at a time: a second run of the same inputs waits, then reuses the result.
-            held.enter_context(ws.lock(f"dataset-{dataset_id}", on_wait=lambda: announce_wait(dataset_id)))
+            with phases.timed("waiting for another run"):
+                held.enter_context(ws.lock(f"dataset-{dataset_id}", on_wait=lambda: announce_wait(dataset_id)))
             manifest = f"{ws.dataset_dir(dataset_id)}/manifest.json"
             if ws.exists(manifest):
                 log.info("dataset %s is already complete; reusing it", dataset_id)
                 return ws.read_json(manifest) | {"reused": True, "seconds": round(time.perf_counter() - start, 2)}
             log.info("curating %d files into dataset %s", len(files), dataset_id)
             held.enter_context(failure_recorded(ws, dataset_id))
-            ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
+            with phases.timed("ingest"):
+                ingested, ingest_stats = ingest_documents(ws, cfg, client, prints)
             require_documents(sources, ingest_stats["counts"])
             log.info("dataset kind: %s", dataset_kind(cfg.ingest.kind, ingest_stats["counts"]))  # a mix stops here
-            validated = {"ingested": validate_documents(ws, "ingested", _shards(ingested), cfg.validation, dataset_id)}
-            cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
-            validated["cleaned"] = validate_documents(
-                ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
-            )
-            deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
+            with phases.timed("gate ingested"):
+                shards = _shards(ingested)
+                validated = {"ingested": validate_documents(ws, "ingested", shards, cfg.validation, dataset_id)}
+            with phases.timed("clean"):
+                cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
+            with phases.timed("gate cleaned"):
+                validated["cleaned"] = validate_documents(
+                    ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
+                )
+            with phases.timed("dedup"):
+                deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
             final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
-            validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
-
+            with phases.timed("gate deduplicated"):
+                validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
+        phases.since_last("cluster stop")
         summary = publish_dataset_version(
             ws,
             cfg,
@@ -93,8 +109,9 @@ def curate(
             parts={"ingest": ingested, "clean": cleaned, "plan": [plan], "dedup": deduped},
             stages={"ingest": ingest_stats, "clean": clean_stats, "dedup": dedup_stats},
             validation={stage: (v["success"] if v else None) for stage, v in validated.items()},
+            phases=phases,
         )
-    return summary | {"reused": False, "seconds": round(time.perf_counter() - start, 2)}
+    return summary | {"reused": False, "seconds": round(time.perf_counter() - start, 2), "phases": phases.seconds}
 
 
 def announce_wait(dataset_id: str) -> None:

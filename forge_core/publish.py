@@ -7,6 +7,7 @@ The manifest is written last: a dataset folder without one is an unfinished vers
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +45,17 @@ def publish_dataset(
     parts: dict[str, list[ShardReport]],
     stages: dict[str, dict],
     validation: dict[str, Any],
+    phases: dict[str, float] | None = None,
 ) -> Published:
     """Balance the ledger, then write it with stats, the report, the config and the manifest.
+
+    phases: wall seconds per phase of the run so far (forge_core/timing.py); this function's own
+    time up to the stats is added as "publish".
 
     parts: the shard reports of ingest, clean, the dedup plan and dedup (whose outputs are the
     version's shards); stages: each stage's summary, as stats.json keeps it.
     """
+    begun = time.perf_counter()
     out = ws.dataset_dir(dataset_id)
     ingest = stages["ingest"]
     expected = ingest["documents_kept"] + sum(n for k, n in ingest["counts"].items() if k.startswith("quarantined."))
@@ -72,6 +78,7 @@ def publish_dataset(
         "pii": report.pii_table(clean_counts),
         "stages": stages,
         "validation": validation,
+        "phases": {**(phases or {}), "publish": round(time.perf_counter() - begun, 2)},
     }
     ws.write_json(f"{out}/stats.json", stats)
     kept_words = read_shards(ws, kept, columns=["n_words"])["n_words"] if kept else pl.Series([], dtype=pl.Int64)

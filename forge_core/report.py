@@ -18,6 +18,7 @@ import polars as pl
 from forge_core.clean.pii import TYPES as PII_TYPES
 from forge_core.clean.pipeline import CleanConfig, clean_steps
 from forge_core.dedup.clusters import markdown as cluster_markdown
+from forge_core.timing import phases_markdown
 
 
 def step_table(stage_counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -141,6 +142,8 @@ def report_markdown(
         lines += [f"| {status} | {stage} | {reason} | {n} |" for reason, n in reasons.items()]
     if dedup.get("clusters"):
         lines += ["", "## Duplicate clusters", "", duplicate_clusters_markdown(dedup["clusters"])]
+    if stats.get("phases"):
+        lines += ["", "## Where the time went", "", phases_markdown(stats["phases"])]
     lines += ["", "## Languages", "", "| language | documents | kept |", "| --- | ---: | ---: |"]
     lines += [f"| {r['language']} | {r['documents']} | {r['kept']} |" for r in language_table(ledger)]
     lines += ["", "## PII found, by type", "", "| type | found | documents |", "| --- | ---: | ---: |"]

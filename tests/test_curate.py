@@ -260,6 +260,23 @@ def test_each_stage_publishes_its_counts_to_the_prefect_ui(result):
     assert facts["workers"] >= 1 and facts["threads"] >= 1, facts
     assert "<Client" not in str(cluster.data) and "dashboard" not in str(cluster.data)
     assert asyncio.run(latest("dask-dashboard")) is None
+    timing = asyncio.run(latest("curate-phases"))  # where the run's time went, phase by phase
+    assert timing is not None and timing.type == "table", timing
+    rows = json.loads(timing.data) if isinstance(timing.data, str) else timing.data
+    assert [r["phase"] for r in rows] == PHASES, rows
+
+
+PHASES = ["start-up", "discovery", "cluster start", "fingerprint", "waiting for another run", "ingest"]
+PHASES += ["gate ingested", "clean", "gate cleaned", "dedup", "gate deduplicated", "cluster stop", "publish"]
+
+
+def test_stats_and_report_say_where_the_time_went(result):
+    folder = Path(result["dataset"])
+    phases = json.loads((folder / "stats.json").read_text())["phases"]
+    assert set(phases) == set(PHASES) and all(s >= 0 for s in phases.values()), phases
+    assert phases["start-up"] > 0 and phases["ingest"] > 0
+    assert "## Where the time went" in (folder / "report.md").read_text()
+    assert list(result["phases"]) == PHASES  # what `forge curate` prints as its time: line
 
 
 def test_stats_hold_the_dedup_cluster_report(result):

@@ -200,6 +200,8 @@ def print_summary(result: dict[str, Any]) -> None:
         f"{c['ingested']} documents from {result['files']} files: {c['kept']} kept, {c['dropped']} dropped, "
         f"{c['quarantined']} quarantined" + (f" in {result['seconds']} s" if "seconds" in result else "")
     )
+    if result.get("phases"):  # where the time went (also in stats.json, the report and Prefect)
+        console.print("time:    " + ", ".join(f"{name} {s:.1f} s" for name, s in result["phases"].items()))
     console.print(f"ledger:  {result['ledger']}")
     console.print(f"dataset: {result['dataset']}")
 
