@@ -18,12 +18,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-DEBUG_ENV = "FORGE_DEBUG"
+from forge.runlog import DEBUG_ENV, current_log, debugging
+
+__all__ = ["DEBUG_ENV", "explain", "run_guarded"]
+
 PREFECT_START_FAILED = "Timed out while attempting to connect to ephemeral Prefect API server"
-
-
-def debugging() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def run_guarded(main: Callable[[], object]) -> None:
@@ -35,8 +34,6 @@ def run_guarded(main: Callable[[], object]) -> None:
     except BaseException as e:  # noqa: BLE001  (the boundary: every failure ends in one line)
         if debugging():
             raise
-        from forge.runlog import current_log
-
         log = current_log()
         if log is not None:  # the traceback goes where the rest of the run's log is
             with open(log, "a", encoding="utf-8") as f:

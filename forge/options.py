@@ -88,11 +88,9 @@ def use_workspace_stores(cfg: ForgeConfig) -> None:
     """
     ws = workspace_of(cfg)
     route_logs(ws, command_name())
-    if not os.environ.get("FORGE_MLFLOW_UI_URL"):  # a `forge ui` serving this workspace: link run summaries to it
-        from forge.services.ui import announced_mlflow_ui
-
-        if url := announced_mlflow_ui(ws):
-            os.environ["FORGE_MLFLOW_UI_URL"] = url
+    # A `forge ui` serving this workspace: run summaries link to its MLflow UI.
+    if not os.environ.get("FORGE_MLFLOW_UI_URL") and (url := announced_mlflow_ui(ws)):
+        os.environ["FORGE_MLFLOW_UI_URL"] = url
     if os.environ.get("PREFECT_API_URL"):
         return
     if ws.is_local:
@@ -146,3 +144,19 @@ def command_name() -> str:
 def prefect_home(ws: Any) -> str:
     """Prefect's database and settings for runs over a local workspace: <workspace>/prefect."""
     return ws.path("prefect")
+
+
+UI_FILE = "ui.json"  # the address of the MLflow UI `forge ui` serves over this workspace, while it runs
+
+
+def announced_mlflow_ui(ws: Any) -> str | None:
+    """The MLflow UI a running `forge ui` serves over this workspace, if one does."""
+    path = Path(ws.path(UI_FILE)) if ws.is_local else None
+    if path is None or not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        os.kill(int(record["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(record["mlflow"])

@@ -22,8 +22,7 @@ from typing import Any
 
 import yaml
 
-from forge.errors import debugging
-
+DEBUG_ENV = "FORGE_DEBUG"
 _current: Path | None = None
 _enabled = False
 # Libraries whose loggers install their own terminal handler; their records go to the file instead.
@@ -36,6 +35,11 @@ QUIETED = (
     "distributed",
     "great_expectations",
 )
+
+
+def debugging() -> bool:
+    """`forge --debug` or FORGE_DEBUG=1: tracebacks and every library's log on the terminal."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def enable() -> None:

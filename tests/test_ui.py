@@ -101,7 +101,7 @@ def test_ui_serves_both_uis_and_stops_everything_on_sigterm(tmp_path):
         assert "<title>MLflow</title>" in get(f"http://127.0.0.1:{mlflow_port}/")
         assert f"http://127.0.0.1:{mlflow_port}/#/experiments?workflowType=machine_learning" in text
         # While it runs, a `forge run` over the workspace links its summary to this MLflow UI.
-        from forge.services.ui import announced_mlflow_ui
+        from forge.options import announced_mlflow_ui
 
         assert announced_mlflow_ui(Workspace(str(workspace))) == f"http://127.0.0.1:{mlflow_port}"
 

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from forge.options import prefect_home
+from forge.options import UI_FILE, prefect_home
 from forge.services.supervise import (
     Service,
     ServiceError,
@@ -84,22 +84,6 @@ def serve(
     finally:
         if announced is not None:
             announced.unlink(missing_ok=True)
-
-
-UI_FILE = "ui.json"  # the address of the MLflow UI `forge ui` serves over this workspace, while it runs
-
-
-def announced_mlflow_ui(ws: Workspace) -> str | None:
-    """The MLflow UI a running `forge ui` serves over this workspace, if one does."""
-    path = Path(ws.path(UI_FILE)) if ws.is_local else None
-    if path is None or not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        os.kill(int(record["pid"]), 0)  # still running?
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return str(record["mlflow"])
 
 
 # What to start ------------------------------------------------------------------------------
