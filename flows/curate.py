@@ -16,7 +16,7 @@ from forge_core.identity import dataset_id as name_dataset
 from forge_core.ingest import dataset_kind, require_documents
 from forge_core.io.workspace import Workspace
 from forge_core.timing import Phases
-from forge_core.validate import suites_digest
+from forge_core.validate import GateShard, suites_digest
 from tasks.artifacts import describe_cluster
 from tasks.clean import clean_documents
 from tasks.dedup import deduplicate_documents
@@ -26,8 +26,8 @@ from tasks.sources import discover_sources, fingerprint_sources
 from tasks.validate import validate_documents
 
 
-def _shards(reports) -> list[tuple[str, int]]:
-    return [(r.docs_path, r.n_kept) for r in reports]
+def _shards(reports) -> list[GateShard]:
+    return [GateShard(r.docs_path, r.n_kept, r.folder) for r in reports]
 
 
 @flow(name="curate", log_prints=True)
@@ -86,19 +86,24 @@ def curate(
             require_documents(sources, ingest_stats["counts"])
             log.info("dataset kind: %s", dataset_kind(cfg.ingest.kind, ingest_stats["counts"]))  # a mix stops here
             with phases.timed("gate ingested"):
-                shards = _shards(ingested)
-                validated = {"ingested": validate_documents(ws, "ingested", shards, cfg.validation, dataset_id)}
+                validated = {
+                    "ingested": validate_documents(
+                        ws, client, "ingested", _shards(ingested), cfg.validation, dataset_id
+                    )
+                }
             with phases.timed("clean"):
                 cleaned, clean_stats = clean_documents(ws, cfg, client, ingested)
             with phases.timed("gate cleaned"):
                 validated["cleaned"] = validate_documents(
-                    ws, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
+                    ws, client, "cleaned", _shards(cleaned), cfg.validation, dataset_id, pii=cfg.clean.pii
                 )
             with phases.timed("dedup"):
                 deduped, plan, dedup_stats = deduplicate_documents(ws, cfg, client, cleaned, dataset_id)
-            final = [(ws.dataset_shard(dataset_id, r.index), r.n_kept) for r in deduped]
+            final = [GateShard(ws.dataset_shard(dataset_id, r.index), r.n_kept, r.folder) for r in deduped]
             with phases.timed("gate deduplicated"):
-                validated["deduplicated"] = validate_documents(ws, "deduplicated", final, cfg.validation, dataset_id)
+                validated["deduplicated"] = validate_documents(
+                    ws, client, "deduplicated", final, cfg.validation, dataset_id
+                )
         phases.since_last("cluster stop")
         summary = publish_dataset_version(
             ws,

@@ -23,6 +23,7 @@ import polars as pl
 from pydantic import Field
 
 from forge_core.executor.work import ShardCounts, docs_file, ledger_file
+from forge_core.gate_columns import GateColumns, write_gate_columns
 from forge_core.identity import doc_id
 from forge_core.io.shards import write_shard
 from forge_core.io.sources import Fingerprint, SourceError
@@ -134,7 +135,10 @@ def read_file(
     return docs, bad
 
 
-def ingest_shard(ws: Workspace, folder: str, files: list[Fingerprint], cfg: IngestConfig) -> ShardCounts:
+def ingest_shard(
+    ws: Workspace, folder: str, files: list[Fingerprint], cfg: IngestConfig, gate: GateColumns | None = None
+) -> ShardCounts:
+    """Read the shard's files into documents; with `gate`, also the columns the ingested gate checks."""
     docs: list[dict] = []
     quarantined: list[dict] = []
     # The helper is handed what the readers take, so it never imports the rest of ingest (pyarrow).
@@ -152,6 +156,7 @@ def ingest_shard(ws: Workspace, folder: str, files: list[Fingerprint], cfg: Inge
     ledger = pl.DataFrame(quarantined, schema=pl.Schema(pl.from_arrow(LEDGER_PART.empty_table()).schema))
     write_shard(ws, docs_file(folder), frame, INGESTED)
     write_shard(ws, ledger_file(folder), ledger, LEDGER_PART)
+    write_gate_columns(ws, folder, frame, gate)
     counts = {f"quarantined.{reason}": n for reason, n in ledger.group_by("reason").len().iter_rows()}
     counts |= {f"format.{fmt}": n for fmt, n in frame.group_by("format").len().iter_rows()}
     counts["files"] = len(files)

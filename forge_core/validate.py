@@ -1,18 +1,22 @@
 """Great Expectations gates: each stage's output must meet its suite before the next stage runs.
 
 Great Expectations 1.x has no polars data source, so a suite runs on a pandas view (pyarrow
-backed, no copy of the strings into Python objects) of the stage's shards: all rows up to
+backed) of the stage's gate columns: all rows up to
 validation.max_rows, a seeded sample of each shard above it. The saved result says which.
 
-The cleaned stage also gets a residual-PII gate from clean.pii at run time (see residual_pii_gate).
+The suite does not run on the documents themselves: each stage's workers compute the columns it
+checks beside each shard (gate_columns.py), so a gate reads a few bytes per document. The cleaned
+stage also gets a residual-PII check from clean.pii at run time (GateColumns.gate_suite).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import posixpath
 import uuid
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ import polars as pl
 from pydantic import Field
 
 from forge_core.clean.pii import PiiConfig, residual_pii
+from forge_core.gate_columns import HEAVY, GateColumns, ResidualCheck, backfill
 from forge_core.identity import digest
 from forge_core.io.shards import read_shard
 from forge_core.io.workspace import Workspace
@@ -27,7 +32,6 @@ from forge_core.section import Section
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "expectations"
 STAGES = ("ingested", "cleaned", "deduplicated")
-RESIDUAL_PII = "residual_pii"
 
 
 class ValidationConfig(Section):
@@ -65,44 +69,61 @@ def suites_digest(cfg: ValidationConfig) -> str:
     return digest([load_suite(cfg, s) for s in STAGES]) if cfg.enabled else "disabled"
 
 
-def stage_view(ws: Workspace, shards: list[tuple[str, int]], max_rows: int, seed: int = 0) -> tuple[pl.DataFrame, int]:
-    """All rows of a stage, or a proportional seeded sample of each shard above max_rows."""
-    total = sum(n for _, n in shards)
+@dataclass(frozen=True)
+class GateShard:
+    """One shard as its gate sees it: the shard, its row count, and the work folder that holds the
+    columns its worker computed for the gate (gate_columns.py)."""
+
+    docs_path: str
+    rows: int
+    folder: str
+
+
+def gate_shards(shards: list[tuple[str, int]] | list[GateShard]) -> list[GateShard]:
+    """(path, rows) pairs, as callers outside a flow pass them, keep their columns beside the shard."""
+    return [s if isinstance(s, GateShard) else GateShard(s[0], s[1], posixpath.dirname(s[0])) for s in shards]
+
+
+def gate_for(cfg: ValidationConfig, stage: str, pii: PiiConfig | None = None) -> GateColumns:
+    """What the workers of `stage` compute for its gate (pii: the run's clean.pii, checked after cleaning).
+
+    The residual-PII check is Forge's own detectors (phonenumbers, Luhn, IBAN checksums, ...), not a
+    list of regexes over the text: a 16-digit order number that fails Luhn was rightly kept and must
+    not fail the gate. Its column holds type names, never values, so a failing gate does not copy PII
+    into the saved result, the orchestrator's UI or MLflow. Types set to keep are not counted."""
+    residual = None
+    if pii is not None and stage == "cleaned":
+        residual = ResidualCheck(partial(residual_pii, cfg=pii), pii.residual_max_rate, pii.model_dump())
+    return GateColumns(stage, load_suite(cfg, stage), residual)
+
+
+def stage_view(
+    ws: Workspace, shards: list[GateShard], gate: GateColumns, max_rows: int, seed: int = 0
+) -> tuple[pl.DataFrame, int]:
+    """The gate's columns of every row, or of a proportional seeded sample of each shard above
+    max_rows; the text too only where a custom expectation needs it (GateColumns.read_in_gate)."""
+    total = sum(s.rows for s in shards)
+    with_text = bool(gate.read_in_gate())
     frames = []
-    for i, (path, n) in enumerate(shards):
-        if n == 0:
+    for i, s in enumerate(shards):
+        if s.rows == 0:
             continue
-        frame = read_shard(ws, path)
+        frame = read_shard(ws, backfill(ws, s.folder, s.docs_path, gate))
+        if with_text:
+            frame = frame.with_columns(read_shard(ws, s.docs_path, columns=[HEAVY])[HEAVY])
         if total > max_rows:
-            frame = frame.sample(n=min(n, math.ceil(max_rows * n / total)), seed=seed + i)
+            frame = frame.sample(n=min(s.rows, math.ceil(max_rows * s.rows / total)), seed=seed + i)
         frames.append(frame)
-    view = pl.concat(frames) if frames else None
-    if view is None:  # keep the columns so column expectations report, rather than crash
-        view = read_shard(ws, shards[0][0]) if shards else pl.DataFrame()
-    return view, total
+    if frames:
+        return pl.concat(frames), total
+    # Keep the columns so column expectations report, rather than crash.
+    empty = read_shard(ws, shards[0].docs_path) if shards else pl.DataFrame()
+    return gate.compute(empty).with_columns(empty[HEAVY]) if with_text else gate.compute(empty), total
 
 
-def residual_pii_gate(frame: pl.DataFrame, suite: dict[str, Any], pii: PiiConfig) -> tuple[pl.DataFrame, dict]:
-    """The frame with a residual_pii column (the PII types cleaning should have removed but that are still
-    in a document's text, e.g. "email,credential"; null when none) and the suite with an expectation that
-    at most clean.pii.residual_max_rate of the documents have any.
-
-    The scan is Forge's own detectors (phonenumbers, Luhn, IBAN checksums, ...), not a list of regexes
-    over the text: a 16-digit order number that fails Luhn was rightly kept and must not fail the gate.
-    The column holds type names, never values, so a failing gate does not copy PII into the saved result,
-    the orchestrator's UI or MLflow. Types set to keep are there on purpose and are not counted.
-    """
-    texts = frame["text"] if "text" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
-    found = pl.Series(RESIDUAL_PII, [residual_pii(t, pii) for t in texts], dtype=pl.String)
-    expectation = {
-        "type": "expect_column_values_to_be_null",
-        "kwargs": {"column": RESIDUAL_PII, "mostly": 1.0 - pii.residual_max_rate},
-        "meta": {
-            "why": "PII that clean.pii should have redacted or dropped is still in the text "
-            "(values list the types found, never the PII); mostly = 1 - clean.pii.residual_max_rate",
-        },
-    }
-    return frame.with_columns(found), {**suite, "expectations": [*suite.get("expectations", []), expectation]}
+def preload() -> None:
+    """Import Great Expectations and make its context now (2 s), while something else is waited for."""
+    _context()
 
 
 @cache
@@ -115,8 +136,11 @@ def _context():
     return context
 
 
-def run_suite(frame: pl.DataFrame, suite: dict[str, Any], stage: str) -> dict[str, Any]:
-    """Run one suite on a frame; returns Forge's summary with Great Expectations' own result inside."""
+def run_suite(frame: pl.DataFrame, suite: dict[str, Any], stage: str, written: dict[str, Any] | None = None) -> dict:
+    """Run one suite on a frame; returns Forge's summary with Great Expectations' own result inside.
+
+    written: the suite as its file says, when `suite` is its rewrite onto computed columns (each
+    rewritten expectation's meta.forge_check is its index there): checks are reported as written."""
     import great_expectations as gx
 
     context = _context()
@@ -131,12 +155,20 @@ def run_suite(frame: pl.DataFrame, suite: dict[str, Any], stage: str) -> dict[st
     checks = []
     for r in result.results:
         cfg = r.expectation_config
-        kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+        kind, kwargs = cfg.type, {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+        computed = None
+        origin = (cfg.meta or {}).get("forge_check")
+        if written is not None and isinstance(origin, int):
+            original = written["expectations"][origin]
+            if original["kwargs"].get("column") != kwargs.get("column"):
+                computed = kwargs.get("column")
+            kind, kwargs = original["type"], dict(original["kwargs"])
         details = r.result or {}
         checks.append(
             {
-                "expectation": cfg.type,
+                "expectation": kind,
                 "kwargs": kwargs,
+                "computed_column": computed,
                 "success": bool(r.success),
                 "unexpected_count": details.get("unexpected_count"),
                 "unexpected_values": details.get("partial_unexpected_list"),
@@ -169,21 +201,22 @@ def describe_failures(stage: str, summary: dict[str, Any]) -> str:
 def validate_stage(
     ws: Workspace,
     stage: str,
-    shards: list[tuple[str, int]],
+    shards: list[tuple[str, int]] | list[GateShard],
     cfg: ValidationConfig,
     out_path: str,
     pii: PiiConfig | None = None,
 ) -> dict[str, Any]:
     """Validate a stage's shards, save the result at out_path, and raise if the suite failed.
 
-    With `pii` (the run's clean.pii), the cleaned stage is also checked for residual PII."""
-    suite = load_suite(cfg, stage)
-    frame, total = stage_view(ws, shards, cfg.max_rows)
-    if stage == "cleaned" and pii is not None:
-        frame, suite = residual_pii_gate(frame, suite, pii)
-    summary = run_suite(frame, suite, stage)
+    With `pii` (the run's clean.pii), the cleaned stage is also checked for residual PII. The gate
+    reads the columns the stage's workers computed for it; a shard without them (reused from a run
+    before this suite) gets them here, in this process: the flow computes those on its cluster first."""
+    gate = gate_for(cfg, stage, pii)
+    frame, total = stage_view(ws, gate_shards(shards), gate, cfg.max_rows)
+    summary = run_suite(frame, gate.gate_suite(), stage, written=gate.suite)
     summary.update(
         stage=stage,
+        read_text_for=[e["type"] for e in gate.read_in_gate()],
         suite=str(suites_dir(cfg) / f"{stage}.json"),
         rows_total=total,
         rows_validated=frame.height,

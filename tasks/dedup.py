@@ -13,6 +13,7 @@ from forge_core.dedup.stage import STAGE, deduplicate
 from forge_core.executor import ShardReport
 from forge_core.io.workspace import Workspace
 from forge_core.report import duplicate_clusters_markdown
+from forge_core.validate import gate_for
 from tasks.artifacts import publish_stage, stage_summary
 
 
@@ -31,6 +32,7 @@ def deduplicate_documents(
         [ws.dataset_shard(dataset_id, r.index) for r in cleaned],
         numbers=[r.index for r in cleaned],
         keys=[posixpath.basename(r.folder) for r in cleaned],  # the cleaned shards' content-keyed names
+        gate=gate_for(cfg.validation, "deduplicated") if cfg.validation.enabled else None,
     )
     summary = stage_summary(STAGE, result.applied, time.perf_counter() - start)
     summary["counts"] = {k: v for k, v in summary["counts"].items() if k != "dropped"} | result.counts

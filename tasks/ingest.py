@@ -11,6 +11,7 @@ from forge_core.executor import ShardInput, ShardReport, map_stage
 from forge_core.ingest import STAGE, ingest_shard
 from forge_core.io.sources import Fingerprint, plan_shards
 from forge_core.io.workspace import Workspace
+from forge_core.validate import gate_for
 from tasks.artifacts import publish_stage, shard_progress, stage_summary
 
 
@@ -19,9 +20,11 @@ def ingest_documents(
     ws: Workspace, cfg: ForgeConfig, client: Any, prints: list[Fingerprint]
 ) -> tuple[list[ShardReport], dict]:
     start = time.perf_counter()
+    gate = gate_for(cfg.validation, "ingested") if cfg.validation.enabled else None
     shards = plan_shards(prints, [p.size for p in prints], cfg.ingest.shard_max_files, cfg.ingest.shard_max_bytes)
     inputs = [
-        ShardInput(i, [(p.uri, p.raw_sha256) for p in shard], (shard, cfg.ingest)) for i, shard in enumerate(shards)
+        ShardInput(i, [(p.uri, p.raw_sha256) for p in shard], (shard, cfg.ingest, gate))
+        for i, shard in enumerate(shards)
     ]
     reports = map_stage(
         client, ws, STAGE, ingest_shard, inputs, cfg.ingest.model_dump(), on_progress=shard_progress(STAGE)

@@ -114,6 +114,24 @@ def test_dataset_version_holds_its_records(result):
     assert stats["counts"]["kept"] == result["counts"]["kept"]
 
 
+def test_the_gates_check_columns_the_workers_computed(result):
+    """No gate re-reads the text: each stage's workers wrote the columns its suite checks beside
+    each shard (the residual-PII column after cleaning), and the gate validated those."""
+    ws = Path(result["dataset"]).parent.parent
+    folders = {"ingested": ws / "cache" / "ingest", "cleaned": ws / "cache" / "clean"}
+    folders["deduplicated"] = Path(result["dataset"]) / "work" / "dedup" / "apply"
+    for stage, root in folders.items():
+        saved = json.loads((Path(result["dataset"]) / "validation" / f"{stage}.json").read_text())
+        assert saved["read_text_for"] == [], stage
+        files = sorted(root.rglob("gate-*.parquet"))
+        assert files, stage
+        columns = pl.read_parquet(files[0]).columns
+        assert "text" not in columns and any(c.startswith("text#") for c in columns), (stage, columns)
+        assert ("residual_pii" in columns) == (stage == "cleaned"), (stage, columns)
+    checked = {c["kwargs"].get("column"): c for c in saved["checks"]}
+    assert checked["text"]["computed_column"] == "text#3" and checked["text"]["success"]
+
+
 def test_same_input_gives_same_dataset_id_and_reuses_work(corpus, result, tmp_path):
     ws = Path(result["dataset"]).parent.parent
     again = run_curate([corpus], ws, clean=WEB_RULES_OFF)

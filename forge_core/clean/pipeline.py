@@ -38,6 +38,7 @@ from forge_core.clean.length import LengthConfig, count_words, length_filter
 from forge_core.clean.normalize import NormalizeConfig, normalize_text
 from forge_core.clean.pii import PiiConfig, redact_pii
 from forge_core.executor.work import ShardCounts, docs_file, ledger_file
+from forge_core.gate_columns import GateColumns, write_gate_columns
 from forge_core.io.shards import read_shard, write_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import ANNOTATION_COLUMNS, CLEANED, LEDGER_PART
@@ -143,11 +144,15 @@ def clean_frame(shard: pl.DataFrame, cfg: CleanConfig) -> StageOutput:
     return out
 
 
-def clean_shard(ws: Workspace, folder: str, source: str, cfg: CleanConfig) -> ShardCounts:
+def clean_shard(
+    ws: Workspace, folder: str, source: str, cfg: CleanConfig, gate: GateColumns | None = None
+) -> ShardCounts:
+    """Clean one shard; with `gate`, also compute the columns the cleaned gate checks, here, in parallel."""
     shard = read_shard(ws, source)
     out = clean_frame(shard, cfg)
     write_shard(ws, docs_file(folder), out.kept, CLEANED)
     write_shard(ws, ledger_file(folder), out.ledger, LEDGER_PART)
+    write_gate_columns(ws, folder, out.kept, gate)
     return ShardCounts(shard.height, out.kept.height, out.counts)
 
 

@@ -17,6 +17,7 @@ from forge_core.dedup import DedupConfig, plan
 from forge_core.dedup.clusters import cluster_report, cluster_report_empty
 from forge_core.dedup.index import Signed, index_path, sign_shard
 from forge_core.executor import ShardCounts, ShardInput, ShardReport, content_folder, ledger_file, map_stage, run_once
+from forge_core.gate_columns import GateColumns, write_gate_columns
 from forge_core.io.shards import read_shard, write_shard
 from forge_core.io.workspace import Workspace
 from forge_core.schema import DEDUPLICATED, LEDGER_PART
@@ -83,14 +84,22 @@ def _resolve(ws: Workspace, signed: Signed, cfg: DedupConfig, dirs: dict, ledger
 
 
 def apply_dedup(
-    ws: Workspace, folder: str, source: str, index_file: str, plan_ledger: str, out_path: str
+    ws: Workspace,
+    folder: str,
+    source: str,
+    index_file: str,
+    plan_ledger: str,
+    out_path: str,
+    gate: GateColumns | None = None,
 ) -> ShardCounts:
-    """Write the shard's survivors, with their text hash, into the dataset version."""
+    """Write the shard's survivors, with their text hash, into the dataset version; with `gate`, the
+    columns the deduplicated gate checks go into the apply step's own folder."""
     shard = read_shard(ws, source)
     hashes = read_shard(ws, index_file, columns=["doc_id", "text_hash"])
     dropped = read_shard(ws, plan_ledger, columns=["doc_id"])
     kept = shard.join(hashes, on="doc_id", how="left").join(dropped, on="doc_id", how="anti")
     write_shard(ws, out_path, kept, DEDUPLICATED)
+    write_gate_columns(ws, folder, kept, gate)
     return ShardCounts(shard.height, kept.height, {"dropped": shard.height - kept.height})
 
 
@@ -104,13 +113,15 @@ def deduplicate(
     *,
     numbers: list[int] | None = None,
     keys: list[Any] | None = None,
+    gate: GateColumns | None = None,
 ) -> DedupResult:
     """Deduplicate cleaned shards `sources` into `outputs` (one each) on the Dask cluster of `client`.
 
     numbers: each shard's number (default 0..n-1). keys: what identifies each shard's content (the
     curate flow passes the cleaned shards' content-keyed folders); with keys, the signatures and
     the plan go into content-keyed folders, so a rerun with the same shards and settings reuses
-    them; without, they go under `work`. Finished steps are never redone.
+    them; without, they go under `work`. Finished steps are never redone. gate: what the
+    deduplicated gate checks, computed as each shard's survivors are written.
     """
     numbers = numbers if numbers is not None else list(range(len(sources)))
     settings = cfg.model_dump()
@@ -137,7 +148,7 @@ def deduplicate(
 
     t = time.perf_counter()
     apply_inputs = [
-        ShardInput(n, src, (src, index_path(d), planned.ledger_path, out))
+        ShardInput(n, src, (src, index_path(d), planned.ledger_path, out, gate))
         for n, d, src, out in zip(numbers, sign_dirs, sources, outputs, strict=True)
     ]
     apply_dirs = [posixpath.join(work, "apply", f"{n:05d}") for n in numbers]
