@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from forge.crashes import mark_crashed_runs, owned_runs
+from forge.crashes import owned_runs
 from forge.options import (
     ConfigOpt,
     DaskAddressOpt,
@@ -23,6 +23,7 @@ from forge.options import (
     print_log_path,
 )
 from forge.runlog import settle_logs
+from forge.startup import overlapped_start
 
 app = typer.Typer()
 
@@ -46,8 +47,7 @@ def curate(
     from forge_core.validate import ValidationFailed
 
     settle_logs()
-    mark_crashed_runs()
-    with owned_runs():
+    with overlapped_start(cfg), owned_runs():
         try:
             result = curate_flow(sources=sources, config=cfg)
         except (
@@ -85,8 +85,7 @@ def run(
 
     open_tracking(cfg)
     settle_logs(training=True)
-    mark_crashed_runs(mlflow=True)
-    with owned_runs():
+    with overlapped_start(cfg, mlflow=True), owned_runs():
         try:
             result = forge_run(sources=sources, config=cfg)
         except (SourceError, ValidationFailed, ConfigError, TrackingError, ValueError) as e:

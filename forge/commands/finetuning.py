@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from forge.commands.datasets import print_summary
-from forge.crashes import mark_crashed_runs, owned_runs
+from forge.crashes import owned_runs
 from forge.options import (
     ConfigOpt,
     DaskAddressOpt,
@@ -21,6 +21,7 @@ from forge.options import (
     print_log_path,
 )
 from forge.runlog import settle_logs
+from forge.startup import overlapped_start
 
 app = typer.Typer()
 
@@ -61,8 +62,7 @@ def finetune(
 
     open_tracking(cfg)
     settle_logs(training=True)
-    mark_crashed_runs(mlflow=True)
-    with owned_runs():
+    with overlapped_start(cfg, mlflow=True), owned_runs():
         try:
             result = finetune_flow(model=ref, sources=sources, config=cfg)
         except (

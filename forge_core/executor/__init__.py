@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from forge_core.executor.cluster import DaskConfig, map_shards, open_cluster
+from forge_core.executor.cluster import DaskConfig, close_early, map_shards, open_cluster, start_early
 from forge_core.executor.work import ShardCounts, ShardJob, ShardReport, docs_file, ledger_file, run_job, run_once
 from forge_core.identity import code_version, digest
 from forge_core.io.workspace import Workspace
@@ -22,6 +22,7 @@ __all__ = [
     "ShardCounts",
     "ShardInput",
     "ShardReport",
+    "close_early",
     "content_folder",
     "docs_file",
     "ledger_file",
@@ -29,6 +30,7 @@ __all__ = [
     "map_stage",
     "open_cluster",
     "run_once",
+    "start_early",
 ]
 
 

@@ -29,20 +29,51 @@ class DaskConfig(Section):
     processes: bool = Field(default=True, description="LocalCluster workers as processes (false: threads).")
 
 
+_early: dict[str, Any] = {}  # LocalClusters started ahead of the open_cluster that will take them, by settings
+
+
+def start_early(cfg: DaskConfig) -> None:
+    """Start now the LocalCluster that open_cluster(cfg) will want, so that its start-up overlaps
+    other waiting (`forge curate` starts it while Prefect's server starts). Nothing with an address."""
+    key = cfg.model_dump_json()
+    if not cfg.address and key not in _early:
+        _early[key] = _local_cluster(cfg)
+
+
+def close_early() -> None:
+    """Close clusters started early that no open_cluster took (the flow failed before it opened one)."""
+    while _early:
+        _early.popitem()[1].close()
+
+
 @contextmanager
 def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
-    """A connected dask.distributed Client; a LocalCluster it started is closed on exit."""
-    import dask
-    from distributed import Client, LocalCluster
+    """A connected dask.distributed Client; a LocalCluster it started (or took from start_early) is
+    closed on exit."""
+    from distributed import Client
 
-    # The orchestrator's console handler would otherwise print every scheduler and worker event at INFO.
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    # A peer-to-peer shuffle (dedup's) logs its start and end at WARNING; they are not problems.
-    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    _quiet_logs()
     if cfg.address:
         with Client(cfg.address, timeout="30s") as client:
             yield client
         return
+    cluster = _early.pop(cfg.model_dump_json(), None) or _local_cluster(cfg)
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _quiet_logs() -> None:
+    # The orchestrator's console handler would otherwise print every scheduler and worker event at INFO.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    # A peer-to-peer shuffle (dedup's) logs its start and end at WARNING; they are not problems.
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+
+
+def _local_cluster(cfg: DaskConfig) -> Any:
+    import dask
+    from distributed import LocalCluster
+
+    _quiet_logs()
     workers = cfg.n_workers or os.cpu_count() or 1
     # Dask starts workers with MALLOC_TRIM_THRESHOLD_=64 KiB, which also switches off glibc's
     # adaptive mmap threshold: every array over 128 KiB is then mmap'd and its pages faulted in
@@ -52,9 +83,8 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
     environ |= {"MALLOC_TRIM_THRESHOLD_": 64 << 20, "MALLOC_MMAP_THRESHOLD_": 32 << 20}
     # Loopback TCP even for thread workers: Dask's in-process transport probes a public address
     # (a UDP connect to 8.8.8.8) to learn its own IP, and nothing here may even look outside.
-    with (
-        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
-        LocalCluster(
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(
             n_workers=workers,
             threads_per_worker=cfg.threads_per_worker,
             processes=cfg.processes,
@@ -62,10 +92,7 @@ def open_cluster(cfg: DaskConfig) -> Iterator[Any]:
             silence_logs=logging.ERROR,
             protocol="tcp://",
             host="127.0.0.1",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+        )
 
 
 def map_shards(
