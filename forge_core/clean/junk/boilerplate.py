@@ -10,6 +10,7 @@ import re
 import polars as pl
 from pydantic import Field
 
+from forge_core.clean.junk.letters import alphabetic, letters
 from forge_core.section import Section
 from forge_core.steps import StepResult, apply_rules
 
@@ -29,8 +30,6 @@ CHROME = re.compile(
     r")(?![\w/.-])|©|\(c\) ?\d{4}|^\s*(?:index|modules|next|previous|up|top)\s*$",
     re.I,
 )
-ALPHABETIC = re.compile(r"[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
-LETTER = re.compile(r"[^\W\d_]")
 SENTENCE_END = re.compile(r"[.!?:;,=]\s*$")
 # A footer's legal sentences are chrome however long they are, and never the page's prose.
 LEGAL = re.compile(
@@ -95,8 +94,11 @@ class BoilerplateConfig(Section):
     )
 
 
-def chrome_share(text: str, max_words: int) -> float:
-    lines = [line for line in text.split("\n") if line.strip()]
+def content_lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def chrome_share(lines: list[str], max_words: int) -> float:
     if not lines:
         return 0.0
     chrome = sum(
@@ -108,33 +110,35 @@ def chrome_share(text: str, max_words: int) -> float:
     return chrome / len(lines)
 
 
-def prose_share(text: str, words: int) -> float:
-    lines = [line for line in text.split("\n") if line.strip()]
+def prose_share(lines: list[str], words: int) -> float:
     chars = sum(map(len, lines))
     prose = sum(len(line) for line in lines if len(line.split()) >= words and not LEGAL.search(line))
     return prose / chars if chars else 0.0
 
 
-def link_list(text: str, cfg: BoilerplateConfig) -> bool:
+def link_list(text: str, lines: list[str], prose: float, cfg: BoilerplateConfig) -> bool:
     """A page of short unpunctuated lines in an alphabetic script (in Han or kana text a line of
-    one "word" is a sentence), with next to no prose."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    letters = len(LETTER.findall(text))
-    if len(lines) < cfg.min_list_lines or not letters or len(ALPHABETIC.findall(text)) / letters < 0.5:
+    one "word" is a sentence), with next to no prose. The cheap conditions are looked at first."""
+    if len(lines) < cfg.min_list_lines or prose >= cfg.max_list_prose_share:
         return False
     links = sum(
         len(line.split()) <= cfg.max_link_words and not SENTENCE_END.search(line) and not line[:1].isspace()
         for line in lines
     )
-    return links / len(lines) >= cfg.min_link_share and prose_share(text, cfg.prose_words) < cfg.max_list_prose_share
+    if links / len(lines) < cfg.min_link_share:
+        return False
+    n_letters = letters(text)
+    return bool(n_letters) and alphabetic(text) / n_letters >= 0.5
 
 
 def boilerplate(text: str, cfg: BoilerplateConfig) -> bool:
-    chrome = (
-        chrome_share(text, cfg.max_line_words) > cfg.max_chrome_share
-        and prose_share(text, cfg.prose_words) < cfg.min_prose_share
-    )
-    return chrome or link_list(text, cfg)
+    """Chrome without prose, or a page of links. The share of prose decides most documents (genuine
+    ones are mostly prose), so it is measured first and once; chrome lines only when it is low."""
+    lines = content_lines(text)
+    prose = prose_share(lines, cfg.prose_words)
+    if prose < cfg.min_prose_share and chrome_share(lines, cfg.max_line_words) > cfg.max_chrome_share:
+        return True
+    return link_list(text, lines, prose, cfg)
 
 
 def boilerplate_filter(shard: pl.DataFrame, cfg: BoilerplateConfig) -> StepResult:

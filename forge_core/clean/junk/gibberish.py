@@ -17,11 +17,13 @@ Hangul, Arabic or Hebrew text the Latin words are names of commands and files.""
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 
+import numpy as np
 import polars as pl
 from pydantic import Field
 
+from forge_core.clean.junk.letters import alphabetic, letters
 from forge_core.section import Section
 from forge_core.steps import StepResult, apply_rules
 
@@ -32,26 +34,27 @@ REASONS = {
 
 # Latin, Greek and Cyrillic words; vowels of each (with their accented forms via the ranges).
 WORD = re.compile(r"[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]{4,}")
-ALPHABETIC = re.compile(r"[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
-LETTER = re.compile(r"[^\W\d_]")
 SPELLING = re.compile(r"[^\W\d_]{3,}")
 # Whole words only: the letters inside "adm3a" or a hex dump's "1a0e" are not a word.
 WHOLE_WORD = re.compile(r"(?<!\w)[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]{3,}(?!\w)")
 VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿāăąēĕėęěīĭįıōŏőœūŭůűųαεηιουωάέήίόύώаеёиоуыэюяіїєѣ")
 
 
+class _Shape(dict):
+    """str.translate's table from a letter to "v" (a vowel) or "c" (anything else), "|" kept: a word's
+    shape, so that runs and pairs are counted by C string methods rather than a loop per letter."""
+
+    def __missing__(self, code: int) -> str:
+        return "|" if code == 124 else "c"
+
+
+SHAPE = _Shape({ord(v): "v" for v in VOWELS})
+
+
 def _odd(word: str, run: int) -> bool:
-    streak = 0
-    has_vowel = False
-    for c in word.lower():
-        if c in VOWELS:
-            has_vowel = True
-            streak = 0
-        else:
-            streak += 1
-            if streak >= run:
-                return True
-    return not has_vowel
+    """No vowel, or `run` consonants in a row."""
+    shape = word.lower().translate(SHAPE)
+    return "v" not in shape or "c" * run in shape
 
 
 class GibberishConfig(Section):
@@ -105,25 +108,28 @@ def odd_share(text: str, run: int) -> tuple[int, float]:
 
 def anagram_share(text: str) -> float:
     """Share of word occurrences spelled with the same letters as another word of the text."""
-    counts = Counter(w.lower() for w in SPELLING.findall(text))
+    counts = Counter(map(str.lower, SPELLING.findall(text)))
     total = sum(counts.values())
     if total < 10:
         return 0.0
-    spellings: dict[str, set[str]] = defaultdict(set)
-    for word in counts:
-        spellings["".join(sorted(word))].add(word)
-    return sum(n for word, n in counts.items() if len(spellings["".join(sorted(word))]) > 1) / total
+    letters_of = {word: "".join(sorted(word)) for word in counts}  # each spelling's letters, sorted once
+    spellings = Counter(letters_of.values())  # how many spellings share those letters
+    return sum(n for word, n in counts.items() if spellings[letters_of[word]] > 1) / total
 
 
 def alternation(text: str) -> tuple[int, float]:
     """(adjacent letter pairs inside words, how strongly vowels and consonants alternate in them):
     the phi coefficient between "is a vowel" of each letter and of the next, negated, so that 0 is
     letters in random order and 1 is strict alternation."""
+    shape = "|".join(WHOLE_WORD.findall(text.lower())).translate(SHAPE).encode("ascii")
+    letters = np.frombuffer(shape, dtype=np.uint8)
+    first, second = letters[:-1], letters[1:]
+    inside = (first != ord("|")) & (second != ord("|"))  # a pair of letters of one word
+    vowel_first, vowel_second = first == ord("v"), second == ord("v")
     n = [[0, 0], [0, 0]]
-    for word in WHOLE_WORD.findall(text.lower()):
-        vowel = [c in VOWELS for c in word]
-        for a, b in zip(vowel, vowel[1:], strict=False):
-            n[a][b] += 1
+    for a in (0, 1):
+        for b in (0, 1):
+            n[a][b] = int(np.count_nonzero(inside & (vowel_first == bool(a)) & (vowel_second == bool(b))))
     pairs = n[0][0] + n[0][1] + n[1][0] + n[1][1]
     spread = (n[0][0] + n[0][1]) * (n[1][0] + n[1][1]) * (n[0][0] + n[1][0]) * (n[0][1] + n[1][1])
     if not spread:
@@ -132,8 +138,8 @@ def alternation(text: str) -> tuple[int, float]:
 
 
 def gibberish(text: str, cfg: GibberishConfig) -> bool:
-    letters = len(LETTER.findall(text))
-    if not letters or len(ALPHABETIC.findall(text)) / letters < cfg.min_alphabetic_share:
+    n_letters = letters(text)
+    if not n_letters or alphabetic(text) / n_letters < cfg.min_alphabetic_share:
         return False
     n, odd = odd_share(text, cfg.consonant_run)
     if (n >= cfg.min_words and odd > cfg.max_odd_share) or anagram_share(text) > cfg.max_anagram_share:
