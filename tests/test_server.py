@@ -214,7 +214,9 @@ def test_forge_run_records_into_the_team_servers_on_postgres(postgres, bucket, t
             proc.kill()
             proc.wait()
         # The servers' processes, and any orphan of forge server or forge run (reparented away from us).
-        survivors = list({p.pid: p for p in [*started, *marked(mark)] if alive(p)}.values())
+        # A process caught in its last moments of exiting (its command line already gone) has 10 s to end.
+        lingering = list({p.pid: p for p in [*started, *marked(mark)] if alive(p)}.values())
+        survivors = [p for p in psutil.wait_procs(lingering, timeout=10)[1] if alive(p)]
         for p in survivors:
             p.kill()
     assert survivors == [], f"still running after forge server stopped: {[p.cmdline() for p in survivors]}"
