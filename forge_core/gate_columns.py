@@ -118,8 +118,14 @@ class GateColumns:
         return [c for c in available if c in named and c != HEAVY]
 
     def read_in_gate(self) -> list[dict[str, Any]]:
-        """Expectations on the text that the workers do not compute: the gate reads the text for these."""
-        return [e for e in self.expectations() if e["kwargs"].get("column") == HEAVY and not self.computed(e)]
+        """Expectations on the text that the workers do not compute (a column pair or list holding the
+        text included): the gate reads the text for these."""
+
+        def names_text(kwargs: dict[str, Any]) -> bool:
+            pair = [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")]
+            return HEAVY in [*pair, *kwargs.get("column_list", [])]
+
+        return [e for e in self.expectations() if names_text(e["kwargs"]) and not self.computed(e)]
 
     def compute(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The gate's columns for one shard, one row per document in the shard's order."""

@@ -97,14 +97,17 @@ def test_a_custom_expectation_the_workers_do_not_compute_reads_the_text(tmp_path
     for stage in ("ingested", "cleaned", "deduplicated"):
         (suites / f"{stage}.json").write_text((BUILTIN_SUITES / f"{stage}.json").read_text())
     custom = {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "text", "value_set": ["a", "b"]}}
-    (suites / "ingested.json").write_text(json.dumps({"expectations": [custom]}))
+    pair = {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["doc_id", "text"]}}
+    (suites / "ingested.json").write_text(json.dumps({"expectations": [custom, pair]}))
     ws = Workspace(str(tmp_path / "ws"))
     path = ws.path("ingested", "docs.parquet")
     n = write_shard(ws, path, doc_frame(["a", "b", "c"]), INGESTED)
     cfg = ValidationConfig(suites_dir=str(suites))
     with pytest.raises(ValidationFailed, match=r"value_set=\['a', 'b'\]\): 1 unexpected, e.g. \['c'\]"):
         validate_stage(ws, "ingested", [(path, n)], cfg, ws.path("v.json"))
-    assert ws.read_json(ws.path("v.json"))["read_text_for"] == ["expect_column_values_to_be_in_set"]
+    saved = ws.read_json(ws.path("v.json"))
+    assert saved["read_text_for"] == ["expect_column_values_to_be_in_set", "expect_compound_columns_to_be_unique"]
+    assert {c["expectation"]: c["success"] for c in saved["checks"]}["expect_compound_columns_to_be_unique"]
 
 
 def cleaned_by_the_stage(tmp_path, texts: list[str], cfg: CleanConfig) -> tuple[Workspace, GateShard]:
