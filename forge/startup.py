@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 def overlapped_start(cfg: ForgeConfig, mlflow: bool = False) -> Iterator[None]:
     """Enter when the orchestrator is up and crashed runs are marked; meanwhile the cluster and the
     gates' library started. A cluster started here that no flow took is closed on the way out."""
-    import prefect.server.api.server  # noqa: F401  (the temporary server's own module, 1-2 s)
     from prefect.client.orchestration import get_client  # noqa: F401
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():  # a team server is not started here: its module is not needed
+        import prefect.server.api.server  # noqa: F401  (the temporary server's own module, 1-2 s)
 
     from forge.crashes import mark_crashed_runs
     from forge_core.executor import close_early, start_early
