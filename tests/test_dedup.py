@@ -10,6 +10,8 @@ import pytest
 from conftest import SHARED
 from datasketch import MinHash
 from documents import doc_frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forge_core.dedup import DedupConfig
 from forge_core.dedup.components import components
@@ -198,10 +200,30 @@ def test_vectorized_shingles_match_the_reference():
         got = values[offsets[i] : offsets[i + 1]]
         assert got.tolist() == sorted(shingle_set(text, 5))
     assert words("Ünïcödé straße, ok") == ["ünïcödé", "straße", "ok"]
+    # Unicode's \\w, not Python's: a combining mark stays in its word, a superscript two splits one
+    assert words("İstanbul x²y") == ["i\u0307stanbul", "x", "y"]
     # case and punctuation do not matter; word order does
     assert shingle_set(TEXTS[0], 5) == shingle_set(TEXTS[4], 5)
     assert shingle_set("a b c", 2) != shingle_set("b a c", 2)
     assert len(shingle_set("two words", 5)) == 1
+
+
+# Words that repeat (so documents share shingles and the dictionary sees repeats), cases that
+# lower to longer strings, non-Latin scripts, digits and underscores, and separators.
+WORD_PIECES = st.sampled_from(["the", "The", "cat", "CAT", "İstanbul", "straße", "ΣΊΣΥΦΟΣ", "中文", "x_1", "42", "é"])
+SEPARATORS = st.sampled_from([" ", "  ", ", ", "\n", "-", "... "])
+DOC = st.lists(st.tuples(WORD_PIECES, SEPARATORS), max_size=14).map(lambda ws: "".join(w + s for w, s in ws))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(DOC, min_size=1, max_size=8), st.integers(1, 6))
+def test_vectorized_shingles_match_the_reference_on_any_documents(texts, n):
+    """Empty, shorter than n, exactly n and longer documents side by side: the windows of one never
+    run into the next."""
+    offsets, values = shingle_hashes(texts, n)
+    assert len(offsets) == len(texts) + 1
+    for i, text in enumerate(texts):
+        assert values[offsets[i] : offsets[i + 1]].tolist() == sorted(shingle_set(text, n))
 
 
 def test_signatures_are_datasketchs():
