@@ -117,6 +117,34 @@ def test_ascii_text_has_no_mojibake_marks_so_it_is_not_scanned():
     assert mojibake.marks_per_1000("plain ASCII text | with -- pipes (c) 2024") == 0.0
 
 
+def test_badness_matches_are_short_enough_for_its_windows():
+    """mojibake.badness counts ftfy's pattern over windows of BADNESS_WIDTH - 1 characters around
+    non-ASCII runs: exact while no match of the installed ftfy's pattern is longer."""
+    from re import _parser
+
+    low, high = _parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()
+    assert low >= 1 and high <= mojibake.BADNESS_WIDTH
+
+
+# Long ASCII stretches with marks of mojibake here and there: the windows split, merge and start
+# at the text's start ("^" in ftfy's pattern), and matches sit at their edges.
+SPARSE = st.lists(
+    st.one_of(
+        st.sampled_from(["Ã ", "Â ", "Ã©", "â€™", "×²", "вЂ", "ГўВЂВ™s", "cafц╘", "¶", "“", "é", "Œx", "Ø³Ù…"]),
+        st.text(alphabet=st.sampled_from("abcXYZ .,?!\n"), min_size=0, max_size=30),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SPARSE)
+def test_badness_over_windows_is_ftfys_badness(text):
+    from ftfy.badness import badness
+
+    assert mojibake.badness(text) == badness(text)
+
+
 @pytest.mark.parametrize("text", ["Ã©tÃ© cafÃ©", "cafц╘ and caf╨╡", "caf\ufffd", "п╟я─п╦ text"])
 def test_mojibake_is_still_found(text):
     assert mojibake.marks_per_1000(text) == before.marks_per_1000(text) > 0

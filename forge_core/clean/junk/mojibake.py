@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import polars as pl
-from ftfy.badness import badness
+from ftfy.badness import BADNESS_RE
 from pydantic import Field
 
 from forge_core.section import Section
@@ -67,11 +67,47 @@ def mixed_words(text: str) -> int:
     return n
 
 
+# Every match of ftfy's badness pattern holds a character outside ASCII and spans at most
+# BADNESS_WIDTH characters (tests/test_clean_speed.py proves both of the installed ftfy from the
+# pattern itself), so each lies within BADNESS_WIDTH - 1 characters of a non-ASCII one.
+BADNESS_WIDTH = 7
+NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def badness_windows(text: str) -> list[str]:
+    """The pieces of a text where ftfy's badness can match: each run of non-ASCII characters with
+    BADNESS_WIDTH - 1 characters either side, runs closer than twice that merged into one piece.
+
+    Pieces are then far enough apart that no match spans two, and a piece starts at the text's
+    start or with ASCII characters, so the pattern's "^" matches where it would in the whole text.
+    Documentation with a pilcrow or a curly quote per paragraph is a few percent of its length.
+    """
+    context = BADNESS_WIDTH - 1
+    pieces = []
+    start = end = -1
+    for run in NON_ASCII.finditer(text):
+        s, e = run.span()
+        if start >= 0 and s - end <= 2 * context:
+            end = e
+            continue
+        if start >= 0:
+            pieces.append(text[max(start - context, 0) : end + context])
+        start, end = s, e
+    if start >= 0:
+        pieces.append(text[max(start - context, 0) : end + context])
+    return pieces
+
+
+def badness(text: str) -> int:
+    """ftfy's badness (its pattern's non-overlapping matches), counted over badness_windows only."""
+    return sum(len(BADNESS_RE.findall(piece)) for piece in badness_windows(text))
+
+
 def marks_per_1000(text: str) -> float:
     """ftfy's badness, mixed-script words and U+FFFD (a byte lost to a lossy decode) per 1,000 characters.
 
-    ASCII text has none of them (every pattern of ftfy's badness needs a character outside ASCII:
-    tests/test_clean_speed.py checks that of the installed ftfy), so it is not scanned."""
+    ASCII text has none of them (every pattern of ftfy's badness needs a character outside ASCII),
+    so it is not scanned, nor are the long ASCII stretches of other text (badness_windows)."""
     if not text or text.isascii():
         return 0.0
     return 1000.0 * (badness(text) + mixed_words(text) + text.count("\ufffd")) / len(text)
