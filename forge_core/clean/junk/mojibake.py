@@ -13,6 +13,7 @@ import polars as pl
 from ftfy.badness import BADNESS_RE
 from pydantic import Field
 
+from forge_core.clean.junk.letters import NON_ASCII
 from forge_core.section import Section
 from forge_core.steps import StepResult, apply_rules
 
@@ -71,7 +72,6 @@ def mixed_words(text: str) -> int:
 # BADNESS_WIDTH characters (tests/test_clean_speed.py proves both of the installed ftfy from the
 # pattern itself), so each lies within BADNESS_WIDTH - 1 characters of a non-ASCII one.
 BADNESS_WIDTH = 7
-NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def badness_windows(text: str) -> list[str]:
