@@ -83,6 +83,23 @@ class ResidualCheck:
     find: Callable[[str | None], str | None]
     max_rate: float
     settings: dict[str, Any]  # what the check depends on, for the columns' file name
+    # The cleaning step's record of the texts it searched and found nothing in: a column of
+    # fingerprints, and how to fingerprint a text the same way (with the check's own settings).
+    checked: str | None = None
+    fingerprint: Callable[[str], bytes] | None = None
+
+    def column(self, frame: pl.DataFrame, texts: pl.Series) -> pl.Series:
+        """The residual-PII column: find on every text, except a text the redaction step searched
+        with the same detectors and settings and found nothing in, unchanged since (by its
+        fingerprint). A text edited after that step, or one in which it found PII, is searched."""
+        if self.checked is None or self.fingerprint is None or self.checked not in frame.columns:
+            return pl.Series(RESIDUAL_PII, [self.find(t) for t in texts], dtype=pl.String)
+        fingerprint = self.fingerprint
+        values = [
+            None if seen is not None and text is not None and seen == fingerprint(text) else self.find(text)
+            for text, seen in zip(texts, frame[self.checked], strict=True)
+        ]
+        return pl.Series(RESIDUAL_PII, values, dtype=pl.String)
 
 
 @dataclass(frozen=True)
@@ -150,7 +167,7 @@ class GateColumns:
                 column = _fingerprints(texts)
             derived.append(column.alias(self.derived_name(i)))
         if self.residual is not None:
-            derived.append(pl.Series(RESIDUAL_PII, [self.residual.find(t) for t in texts], dtype=pl.String))
+            derived.append(self.residual.column(frame, texts))
         return out.with_columns(derived) if derived else out
 
     def gate_suite(self) -> dict[str, Any]:

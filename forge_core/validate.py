@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 from pydantic import Field
 
-from forge_core.clean.pii import PiiConfig, residual_pii
+from forge_core.clean.pii import CHECKED, PiiConfig, checked_fingerprint, residual_pii
 from forge_core.gate_columns import HEAVY, GateColumns, ResidualCheck, backfill
 from forge_core.identity import digest
 from forge_core.io.shards import read_shard
@@ -93,7 +93,13 @@ def gate_for(cfg: ValidationConfig, stage: str, pii: PiiConfig | None = None) ->
     into the saved result, the orchestrator's UI or MLflow. Types set to keep are not counted."""
     residual = None
     if pii is not None and stage == "cleaned":
-        residual = ResidualCheck(partial(residual_pii, cfg=pii), pii.residual_max_rate, pii.model_dump())
+        residual = ResidualCheck(
+            partial(residual_pii, cfg=pii),
+            pii.residual_max_rate,
+            pii.model_dump(),
+            checked=CHECKED,
+            fingerprint=partial(checked_fingerprint, regions=tuple(pii.phone_regions)),
+        )
     return GateColumns(stage, load_suite(cfg, stage), residual)
 
 

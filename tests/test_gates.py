@@ -139,6 +139,32 @@ def test_redaction_as_configured_passes_its_gate(tmp_path):
     assert "<EMAIL>" in read_shard(ws, shard.docs_path)["text"][0]
 
 
+def test_the_residual_check_searches_only_what_redaction_did_not_clear(tmp_path, monkeypatch):
+    """A text the PII step searched and found nothing in, unchanged since, is not searched again by
+    the gate's column; texts it redacted are. (A text changed after the step, as when PII runs
+    before NFKC, is searched: the misordered case below.)"""
+    searched: list[str] = []
+    find = pipeline.pii.residual_pii
+
+    def counting(text, cfg):
+        searched.append(text)
+        return find(text, cfg)
+
+    monkeypatch.setattr("forge_core.validate.residual_pii", counting)
+    cfg = CleanConfig(profile="none", normalize={"unicode_form": "NFKC"})
+    ws, shard = cleaned_by_the_stage(tmp_path, LEAKS + NOTES, cfg)
+    assert len(searched) == len(LEAKS) and all("<EMAIL>" in t for t in searched)
+    assert pipeline.pii.CHECKED not in read_shard(ws, shard.docs_path).columns
+    summary = validate_stage(ws, "cleaned", [shard], ValidationConfig(), ws.path("v.json"), pii=cfg.pii)
+    assert summary["success"]
+    # Other phone regions for the check than for the step: nothing is taken on trust.
+    searched.clear()
+    other = CleanConfig(profile="none", normalize={"unicode_form": "NFKC"}, pii={"phone_regions": ["US"]})
+    gate = gate_for(ValidationConfig(), "cleaned", other.pii)
+    clean_shard(ws, ws.path("cache", "clean", "other"), ws.path("ingested", "docs.parquet"), cfg, gate)
+    assert len(searched) == len(LEAKS + NOTES)
+
+
 @pytest.mark.parametrize("fault", ["bypassed", "misordered", "regressed"])
 def test_the_gate_catches_a_broken_redaction_step(tmp_path, monkeypatch, fault):
     """What the gate is for, now that the workers compute its column: PII left in the cleaned text

@@ -136,11 +136,16 @@ def describe() -> str:
     return "Steps of the profile, in order, from: " + ", ".join(rule.name for rule in RULES) + "; drops by reason."
 
 
-def clean_frame(shard: pl.DataFrame, cfg: CleanConfig) -> StageOutput:
-    """The whole cleaning chain over one in-memory shard (what clean_shard runs, without the I/O)."""
+def clean_frame(shard: pl.DataFrame, cfg: CleanConfig, *, keep_checks: bool = False) -> StageOutput:
+    """The whole cleaning chain over one in-memory shard (what clean_shard runs, without the I/O).
+
+    keep_checks: keep the PII step's record of the texts it found nothing in (pii.CHECKED), which
+    the cleaned gate's residual check reads so as not to search those texts twice."""
     out = run_steps(shard, clean_steps(cfg), stage=STAGE)
     missing = [c for c in ANNOTATION_COLUMNS if c not in out.kept.columns]  # a step switched off
     out.kept = out.kept.with_columns(pl.lit(None, LEDGER_DTYPES[c]).alias(c) for c in missing)
+    if not keep_checks and pii.CHECKED in out.kept.columns:
+        out.kept = out.kept.drop(pii.CHECKED)
     return out
 
 
@@ -149,7 +154,7 @@ def clean_shard(
 ) -> ShardCounts:
     """Clean one shard; with `gate`, also compute the columns the cleaned gate checks, here, in parallel."""
     shard = read_shard(ws, source)
-    out = clean_frame(shard, cfg)
+    out = clean_frame(shard, cfg, keep_checks=gate is not None)
     write_shard(ws, docs_file(folder), out.kept, CLEANED)
     write_shard(ws, ledger_file(folder), out.ledger, LEDGER_PART)
     write_gate_columns(ws, folder, out.kept, gate)

@@ -31,6 +31,7 @@ substring test, and phonenumbers, the slowest part, only sees short windows arou
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 from typing import Literal
 
@@ -53,6 +54,19 @@ DROP_ORDER = ("credential", "us_ssn", "credit_card", "iban", "email", "phone", "
 SPECIFICITY = {"iban": 0, "credit_card": 1, "us_ssn": 2, "email": 3, "ip_address": 4}
 
 REASONS = {"pii_<type>": "holds personal data of a type whose action is drop (its most sensitive such type)"}
+
+# A column the step leaves on the documents it kept, for the cleaned gate's residual check: the
+# fingerprint of each text in which the detectors found nothing (null where they found something).
+# A text that still has that fingerprint when the gate's column is computed holds no PII, by the
+# same detectors, and is not searched a second time. Never written to a shard.
+CHECKED = "_pii_checked"
+
+
+def checked_fingerprint(text: str, regions: tuple[str, ...]) -> bytes:
+    """The text and the phone regions it was searched with (the one setting find_pii reads)."""
+    h = hashlib.blake2b(json.dumps(list(regions)).encode() + b"\0", digest_size=16)
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.digest()
 
 
 # Resolution --------------------------------------------------------------------------------------
@@ -185,8 +199,9 @@ def _drop_detail(found: dict[str, int], hits: list[str]) -> str:
 
 def redact_pii(shard: pl.DataFrame, cfg: PiiConfig) -> StepResult:
     """Redact, keep or drop each type as configured, and annotate each document with a `pii` column:
-    the counts found as compact JSON ({"email":2,"phone":1}; "{}" when none)."""
-    texts, annotations, reasons, details = [], [], [], []
+    the counts found as compact JSON ({"email":2,"phone":1}; "{}" when none), and CHECKED."""
+    texts, annotations, reasons, details, checked = [], [], [], [], []
+    regions = tuple(cfg.phone_regions)
     totals = dict.fromkeys(TYPES, 0)
     docs_with = dict.fromkeys(TYPES, 0)
     dropping = [kind for kind in DROP_ORDER if getattr(cfg, kind) == "drop"]
@@ -194,6 +209,7 @@ def redact_pii(shard: pl.DataFrame, cfg: PiiConfig) -> StepResult:
         clean, found = redact(text, cfg)
         texts.append(clean)
         annotations.append(json.dumps(found, separators=(",", ":")))
+        checked.append(None if found else checked_fingerprint(text, regions))
         for kind, n in found.items():
             totals[kind] += n
             docs_with[kind] += 1
@@ -206,6 +222,7 @@ def redact_pii(shard: pl.DataFrame, cfg: PiiConfig) -> StepResult:
         pii=pl.Series(annotations, dtype=pl.String),
         _pii_reason=pl.Series(reasons, dtype=pl.String),
         _pii_detail=pl.Series(details, dtype=pl.String),
+        **{CHECKED: pl.Series(checked, dtype=pl.Binary)},
     )
     counts = {f"found.{k}": v for k, v in totals.items()} | {f"docs_with.{k}": v for k, v in docs_with.items()}
     kept = annotated.filter(pl.col("_pii_reason").is_null()).drop("_pii_reason", "_pii_detail")
