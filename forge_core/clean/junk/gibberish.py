@@ -36,8 +36,11 @@ REASONS = {
 # Latin, Greek and Cyrillic words; vowels of each (with their accented forms via the ranges).
 WORD = re.compile(r"[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]{4,}")
 SPELLING = re.compile(r"[^\W\d_]{3,}")
-# Whole words only: the letters inside "adm3a" or a hex dump's "1a0e" are not a word.
-WHOLE_WORD = re.compile(r"(?<!\w)[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]{3,}(?!\w)")
+# Whole words only: the letters inside "adm3a" or a hex dump's "1a0e" are not a word. The "not after
+# a word character" test sits after the first letter (looking two back), so that the pattern starts
+# with a character class and the engine skips ahead to a letter instead of trying every position.
+_ALPHABETIC = "[a-zA-Z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]"
+WHOLE_WORD = re.compile(_ALPHABETIC + r"(?<!\w.)" + _ALPHABETIC + r"{2,}(?!\w)")
 VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿāăąēĕėęěīĭįıōŏőœūŭůűųαεηιουωάέήίόύώаеёиоуыэюяіїєѣ")
 
 
@@ -49,7 +52,20 @@ class _Shape(dict):
         return "|" if code == 124 else "c"
 
 
-SHAPE = _Shape({ord(v): "v" for v in VOWELS})
+def _shape_table() -> _Shape:
+    """Every character a word's shape is made of (the letters WORD matches and their lower case)
+    filled in: str.translate looks each one up in C, where a missing one costs a Python call."""
+    letters = [
+        chr(c)
+        for lo, hi in ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF))
+        for c in range(lo, hi + 1)
+    ]
+    table = _Shape({ord(c): "v" if c in VOWELS else "c" for word in letters for c in word + word.lower()})
+    table[ord("|")] = "|"
+    return table
+
+
+SHAPE = _shape_table()
 
 
 @cache
