@@ -131,11 +131,17 @@ def tuned(tmp_path_factory) -> dict:
         "dask": {"n_workers": 2},
     }
     (home / "tune.yaml").write_text(yaml.safe_dump(config))
-    args = ["--workspace", "ws", "--config", "tune.yaml", "--json"]
-    done = forge("finetune", f"{BASE}@base", "support", "--lora", *args, cwd=home)
+    # Every weight moves in the full run: at the adapters' 1e-2 its first steps overshoot, and 24
+    # steps then left the held-out loss within 0.3 of where it began on some machines' splits
+    # (the split hashes doc_ids, which hold this run's temporary path). 3e-3 over 16 epochs lowered
+    # it by 2.6 or more on every split tried.
+    config["finetune"] |= {"learning_rate": 3e-3, "epochs": 16}
+    (home / "tune-full.yaml").write_text(yaml.safe_dump(config))
+    args = ["--workspace", "ws", "--json"]
+    done = forge("finetune", f"{BASE}@base", "support", "--lora", *args, "--config", "tune.yaml", cwd=home)
     assert done.returncode == 0, done.stderr[-4000:]
     lora = json.loads(done.stdout.strip().splitlines()[-1])
-    done = forge("finetune", f"{TUNED}:{lora['model_version']}", "more", *args, cwd=home)
+    done = forge("finetune", f"{TUNED}:{lora['model_version']}", "more", *args, "--config", "tune-full.yaml", cwd=home)
     assert done.returncode == 0, done.stderr[-4000:]
     full = json.loads(done.stdout.strip().splitlines()[-1])
     use_workspace_tracking(Workspace(str(home / "ws")))
