@@ -46,7 +46,10 @@ class IngestConfig(ReadConfig):
     shard_max_files: int = Field(
         default=256, gt=0, description="Source files per ingest shard (the unit of parallel work)."
     )
-    shard_max_bytes: int = Field(default=64 * MiB, gt=0, description="Raw bytes per ingest shard.")
+    # 16 MiB: HTML extraction runs at about 1.2 MB/s per core, so a shard takes at most ~15 s and the
+    # last shards of a run spread over the workers; at 64 MiB one documentation version's HTML was a
+    # single shard that one worker read while the other idled (benchmarks/curate_e2e.py).
+    shard_max_bytes: int = Field(default=16 * MiB, gt=0, description="Raw bytes per ingest shard.")
 
 
 def _quarantine(uri: str, sha: str, size: int, reason: str, detail: str, parent: str | None = None) -> dict:
