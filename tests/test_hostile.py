@@ -38,7 +38,7 @@ from forge_core.io.sources import discover, fingerprint
 from forge_core.io.workspace import Workspace
 from forge_core.readers.dispatch import read_records
 from forge_core.readers.extracted import Unreadable
-from forge_core.readers.limits import LimitsConfig, Watchdog
+from forge_core.readers.limits import LimitsConfig, Watchdog, close_kept, kept_watchdog
 
 
 @contextmanager
@@ -149,6 +149,47 @@ def test_a_file_over_its_time_is_quarantined_and_the_shard_reads_on(tmp_path):
     assert (row["source_uri"], row["reason"]) == (uri(files[1]), "extraction_timeout")
     assert "ingest.limits.seconds = 1" in row["detail"]
     assert counts.counts["quarantined.extraction_timeout"] == 1
+
+
+def test_a_kept_helper_serves_the_next_shards_reads_them_alike_and_stops_when_told(tmp_path):
+    """A run's shards share their thread's helper (one start, not one per shard), read what a helper
+    of their own reads, still stop a file over budget with a fresh helper after it, and close_kept
+    leaves no helper running."""
+    import psutil
+
+    cfg = IngestConfig.model_validate({"limits": {"seconds": 1, "pdf_max_pages": 100_000}})
+    first = [write(tmp_path / "a.txt", prose(1)), write(tmp_path / "b.html", f"<p>{prose(2)}</p>")]
+    second = [
+        write(tmp_path / "c.pdf", pdf_bytes(["some words on a page"] * 30_000)),  # over its second
+        write(tmp_path / "d.txt", prose(3)),
+    ]
+    ws = Workspace(str(tmp_path / "ws"))
+
+    def read(files, out, keep):
+        counts = ingest_shard(ws, f"{ws.root}/{out}", fingerprint(discover([str(f) for f in files])), cfg, None, keep)
+        docs = pl.read_parquet(f"{ws.root}/{out}/docs.parquet").drop("text").hash_rows().to_list()
+        texts = pl.read_parquet(f"{ws.root}/{out}/docs.parquet")["text"].to_list()
+        ledger_rows = pl.read_parquet(f"{ws.root}/{out}/ledger.parquet").to_dicts()
+        return counts, docs, texts, ledger_rows
+
+    close_kept()
+    try:
+        with deadline(300):
+            kept_first = read(first, "k1", True)
+            dog = kept_watchdog(cfg.limits, (read_records.__module__,))
+            helper = psutil.Process(dog._proc.pid)
+            kept_second = read(second, "k2", True)
+            assert kept_watchdog(cfg.limits, (read_records.__module__,)) is dog
+            assert dog.starts == 2  # one for both shards, and one after the PDF over its time
+            assert not helper.is_running() or helper.status() == psutil.STATUS_ZOMBIE
+            own_first, own_second = read(first, "o1", False), read(second, "o2", False)
+        assert kept_first[1:] == own_first[1:] and kept_first[0].counts == own_first[0].counts
+        assert kept_second[1:] == own_second[1:] and kept_second[0].counts == own_second[0].counts
+        assert [r["reason"] for r in kept_second[3]] == ["extraction_timeout"]
+        last = psutil.Process(dog._proc.pid)
+    finally:
+        assert close_kept() == 1
+    assert not last.is_running() or last.status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_reader_over_its_memory_is_stopped():

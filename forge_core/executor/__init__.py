@@ -62,11 +62,13 @@ def map_stage(
     *,
     folders: Sequence[str] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    cost: Sequence[float] | None = None,
 ) -> list[ShardReport]:
     """fn(ws, folder, *shard.args) for every shard on the cluster, once; reports in shard order.
 
     Each shard writes into content_folder(...) unless `folders` names where (the dataset version's
     own files, e.g. its token files); a folder holding a finished report is reused as it is.
+    cost: each shard's estimated work; the costliest start first (see map_shards).
     """
     if folders is not None and len(folders) != len(shards):
         raise ValueError(f"{stage}: {len(folders)} folders for {len(shards)} shards")
@@ -81,4 +83,4 @@ def map_stage(
         )
         for i, s in enumerate(shards)
     ]
-    return map_shards(client, run_job, jobs, desc=stage, on_progress=on_progress)
+    return map_shards(client, run_job, jobs, desc=stage, on_progress=on_progress, cost=cost)

@@ -101,18 +101,32 @@ def map_shards(
     items: Sequence[Any],
     desc: str,
     on_progress: Callable[[int, int], None] | None = None,
+    cost: Sequence[float] | None = None,
 ) -> list[Any]:
     """fn(item) for every item on the cluster, with a progress bar; results in item order.
 
     on_progress(done, total) hears of every finished shard (the orchestrator shows it in its UI).
+    cost: an estimate of each item's work; the costliest start first (a Dask priority), so the
+    last ones to run are short and no worker idles long while another finishes a big one. It
+    changes when items run, never what they return.
     """
     from distributed import as_completed
     from tqdm import tqdm
 
     if not items:
         return []
-    futures = client.map(fn, items, pure=False, retries=1)
-    position = {f.key: i for i, f in enumerate(futures)}
+    if cost is not None and len(cost) != len(items):
+        raise ValueError(f"{desc}: {len(cost)} costs for {len(items)} items")
+    if cost is None:
+        futures = client.map(fn, items, pure=False, retries=1)
+        position = {f.key: i for i, f in enumerate(futures)}
+    else:
+        order = sorted(range(len(items)), key=lambda i: -cost[i])  # stable: ties keep their order
+        futures = [
+            client.submit(fn, items[i], pure=False, retries=1, priority=len(items) - rank)
+            for rank, i in enumerate(order)
+        ]
+        position = {f.key: i for f, i in zip(futures, order, strict=True)}
     results: list[Any] = [None] * len(items)
     with tqdm(total=len(items), desc=desc, unit="shard", file=sys.stderr, leave=False) as bar:
         for future in as_completed(futures):

@@ -14,10 +14,13 @@ extraction_crashed. Why this, and not the alternatives:
 - RLIMIT_AS cannot express the memory budget: polars and pyarrow reserve address space they never
   touch (2.7 GB of it for 250 MB resident after reading data_samples/corpus), so the budget is
   resident memory, measured from outside, which also needs no preexec_fn (unsafe in threads).
-Its cost, measured on data_samples/corpus (114 files, one shard): about 0.35 s per shard to start
-the helper (Python and the readers' imports) and 0.25 ms per file (its bytes and records pickled
-through a pipe), against ~1 s for reading the shard. A helper that cannot start at all is the
-machine's fault, not a document's: HelperFailed fails the shard, which is then redone, not reused.
+Its cost, measured on data_samples/corpus (114 files, one shard): about 0.35 s to start the helper
+(Python and the readers' imports; 0.5 s once trafilatura is loaded) and 0.25 ms per file (its bytes
+and records pickled through a pipe), against ~1 s for reading the shard. A run of many shards keeps
+one helper per worker thread from shard to shard (kept_watchdog; the stage closes them with
+close_kept when it ends): on the 58 shards of benchmarks/curate_e2e.py's corpus, 29 CPU-s of
+restarts. A helper that cannot start at all is the machine's fault, not a document's: HelperFailed
+fails the shard, which is then redone, not reused.
 
 Sizes that predict the cost are checked before or while reading, in the readers: a .docx's total
 uncompressed size and compression ratio (decompression_bomb; Python's zipfile never inflates a
@@ -37,6 +40,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -199,6 +203,9 @@ class Watchdog:
         except (_HelperDied, BrokenPipeError):
             died = _exit_status(self._discard())
             raise Unreadable("extraction_crashed", f"the reading process died ({died}) on this file") from None
+        except BaseException:
+            self._discard()  # an answer left half read in the pipe would be taken for the next file's
+            raise
         if status == "memory":
             self._discard()
             raise Unreadable("extraction_memory", self._memory_detail())
@@ -210,6 +217,38 @@ class Watchdog:
 
     def _memory_detail(self) -> str:
         return f"exceeded ingest.limits.memory_bytes = {self.limits.memory_bytes}: reading was stopped"
+
+
+# Helpers kept between shards: one per thread (a Dask worker may run shards on several) and per
+# limits and preload, since a helper serves one call at a time under one budget.
+_kept: dict[tuple[int, str, tuple[str, ...]], Watchdog] = {}
+_kept_lock = threading.Lock()
+
+
+def kept_watchdog(limits: LimitsConfig, preload: tuple[str, ...] = ()) -> Watchdog:
+    """This thread's Watchdog for these limits, started once and reused by the next shard.
+
+    Each call() still runs under the same budget and the same restarts (after a file over budget,
+    or once the helper has grown past memory_bytes), so what a shard reads is what a fresh helper
+    would read. close_kept() stops them; a helper whose parent dies sees its stdin close and exits.
+    """
+    key = (threading.get_ident(), limits.model_dump_json(), tuple(preload))
+    with _kept_lock:
+        dog = _kept.get(key)
+        if dog is None:
+            dog = _kept[key] = Watchdog(limits, preload)
+    dog._helper()  # started here, so that a helper that cannot start fails the shard (HelperFailed)
+    return dog
+
+
+def close_kept() -> int:
+    """Stop every kept helper of this process (run on each worker when a stage ends); how many."""
+    with _kept_lock:
+        dogs = list(_kept.values())
+        _kept.clear()
+    for dog in dogs:
+        dog.close()
+    return len(dogs)
 
 
 def _exit_status(code: int | None) -> str:
