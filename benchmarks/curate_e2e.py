@@ -29,6 +29,11 @@ Contenders, each in a fresh subprocess, alternating A B A B (forge, dt-dedup, dt
   same command run as `.venv/bin/python -c "<DIR's console-script entry point>" curate ...` with
   PYTHONPATH=DIR ahead of the editable install. Which forge_core, forge and flows each forge contender
   imports is checked with the same interpreter, environment and folder, and printed.
+- forge-text: the same `forge curate` (as forge, a fresh workspace each round) on dt-dedup's input below:
+  the same documents, already extracted, as JSONL files ({"id", "text"}, one document per line), which
+  Forge reads as rows. What the whole Forge run costs where datatrove's dedup alone is given text too
+  (issue 18's first goal on the same documents): its reading of JSONL, cleaning with PII redaction,
+  dedup, three gates and publishing, start-up included.
 - dt-dedup: datatrove 0.10.1's MinHash dedup alone, its four stages (MinhashDedupSignature, Buckets,
   Cluster, Filter), each a LocalPipelineExecutor with 2 workers (one task per input file, one per band,
   one, one per file: benchmarks/dedup_scale.py's run_datatrove), 5-word shingles and Forge's bands x
@@ -97,6 +102,7 @@ BENCH_HINT = "python3 -m venv .bench-venv && .bench-venv/bin/pip install -r benc
 CONTENDERS = {
     "forge": "forge curate",
     "forge-before": "forge curate (--forge-src)",
+    "forge-text": "forge curate (extracted text)",
     "dt-dedup": "datatrove dedup alone",
     "dt-full": "datatrove full chain",
 }
@@ -395,9 +401,17 @@ def entry_point(src: Path) -> str:
     return f"import sys; from {module} import {func}; sys.argv[0] = 'forge'; sys.exit({func}())"
 
 
-def forge_command(key: str, source: Path, ws: Path, args: argparse.Namespace) -> list[str]:
-    tail = ["curate", str(source), "--workspace", str(ws), "--json"]
-    if key == "forge":
+def text_parts(dt_input: Path) -> list[str]:
+    """dt-dedup's input files (not the input.json beside them): what forge-text curates."""
+    return sorted(str(p) for p in dt_input.glob("part-*.jsonl"))
+
+
+def forge_command(
+    key: str, source: Path, ws: Path, args: argparse.Namespace, dt_input: Path | None = None
+) -> list[str]:
+    sources = text_parts(dt_input) if key == "forge-text" and dt_input else [str(source)]
+    tail = ["curate", *sources, "--workspace", str(ws), "--json"]
+    if key in ("forge", "forge-text"):
         return [str(FORGE_BIN), *tail]
     return [str(FORGE_PYTHON), "-c", entry_point(args.forge_src), *tail]
 
@@ -457,7 +471,7 @@ def run_contender(key: str, r: int, source: Path, listing: Path, dt_input: Path 
     log = args.work / "logs" / f"round{r}-{key}.log"
     if key.startswith("forge"):
         ws = scratch / "workspace"
-        cmd = forge_command(key, source, ws, args)
+        cmd = forge_command(key, source, ws, args, dt_input)
         env = forge_env(args.forge_src if key == "forge-before" else None)
     else:
         if not BENCH_PYTHON.exists():
@@ -583,7 +597,8 @@ def main() -> None:
     listing.write_text("".join(f"{p}\n" for p in listed), encoding="utf-8")
     n_html = sum(p.suffix.lower() in (".html", ".htm", ".xhtml") for p in listed)
     size = sum(p.stat().st_size for p in listed)
-    dt_input, dt_meta = dedup_input(args.work, listed) if "dt-dedup" in keys else (None, None)
+    needs_text = "dt-dedup" in keys or "forge-text" in keys
+    dt_input, dt_meta = dedup_input(args.work, listed) if needs_text else (None, None)
 
     commit, sources = repo_state()
     print(
@@ -609,7 +624,9 @@ def main() -> None:
         seen = probe_forge(key, args.work, args)
         print(f"{key} imports forge_core from {seen['forge_core']} (forge {seen['forge']}, flows {seen['flows']})")
         print(f"  code_version {seen['code_version']}; {seen['versions']}")
-        cmd = forge_command(key, source, Path("WS"), args)
+        cmd = forge_command(key, source, Path("WS"), args, dt_input)
+        if key == "forge-text":  # the parts are listed above, with dt-dedup's input
+            cmd = [*cmd[:2], f"{dt_input}/part-*.jsonl", *cmd[2 + len(text_parts(dt_input)) :]]
         print(f"  runs: {'PYTHONPATH=' + str(args.forge_src) + ' ' if key == 'forge-before' else ''}{shlex.join(cmd)}")
         expected = (args.forge_src if key == "forge-before" else REPO) / "forge_core"
         if Path(seen["forge_core"]).parent != expected:
