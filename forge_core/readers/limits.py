@@ -18,7 +18,7 @@ Its cost, measured on data_samples/corpus (114 files, one shard): about 0.35 s t
 (Python and the readers' imports; 0.5 s once trafilatura is loaded) and 0.25 ms per file (its bytes
 and records pickled through a pipe), against ~1 s for reading the shard. A run of many shards keeps
 one helper per worker thread from shard to shard (kept_watchdog; the stage closes them with
-close_kept when it ends): on the 58 shards of benchmarks/curate_e2e.py's corpus, 29 CPU-s of
+close_kept when it ends): on the 58 shards of benchmarks/curate_e2e.py's corpus, about 29 CPU-s of
 restarts. A helper that cannot start at all is the machine's fault, not a document's: HelperFailed
 fails the shard, which is then redone, not reused.
 
