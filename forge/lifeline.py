@@ -23,6 +23,11 @@ import os
 import select
 import subprocess
 import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 POLL_S = 0.2
 STOP_GRACE_S = 10.0
@@ -86,17 +91,30 @@ def stop(known: dict[int, float]) -> None:
     for pid, started in known.items():
         try:
             process = psutil.Process(pid)
-            if process.create_time() == started:
+            if process.create_time() == started and not _gone(process):
                 alive.append(process)
         except psutil.NoSuchProcess:
             continue
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()
-    _, still = psutil.wait_procs(alive, timeout=STOP_GRACE_S)
-    for process in still:
+    # Not psutil.wait_procs: these are not our children, so an exited one that nobody reaps (a
+    # container whose init reaps no orphans) would stay a zombie and hold us the whole grace.
+    deadline = time.monotonic() + STOP_GRACE_S
+    while (alive := [p for p in alive if not _gone(p)]) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
+
+
+def _gone(process: psutil.Process) -> bool:
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 if __name__ == "__main__":
